@@ -1,0 +1,3 @@
+from liveqa.cli import main
+
+main()
