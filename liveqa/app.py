@@ -1,0 +1,75 @@
+"""create_app(settings): routes, middleware and the lifespan that owns the Redis clients and the hub."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.routing import Mount, Route, WebSocketRoute
+from starlette.staticfiles import StaticFiles
+
+from liveqa.hub import BLOCK_MS, Hub
+from liveqa.settings import Settings
+from liveqa.store import RedisStore
+from liveqa.store.redis import connect
+from liveqa.web import pages, sockets
+from liveqa.web.headers import SecurityHeaders
+from liveqa.web.services import Services
+
+logger = logging.getLogger(__name__)
+
+
+def create_app(settings: Settings | None = None) -> Starlette:
+    """The ASGI app. With no settings, they are read from LIVEQA_* variables (as `uvicorn --factory` does)."""
+    settings = settings or Settings.from_env()
+    if not settings.redis_url:
+        raise SystemExit("LIVEQA_REDIS_URL is not set (`liveqa serve` starts an embedded Redis and sets it)")
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        client = connect(settings.redis_url)
+        reader = connect(settings.redis_url, timeout=BLOCK_MS / 1000 + 5)
+        store = RedisStore(client, log_maxlen=settings.log_maxlen)
+        try:
+            durability = await store.durability()
+            if durability not in ("always", "everysec"):
+                logger.warning(
+                    "Redis is not persisting with the append-only file (appendfsync=%s): acknowledged questions "
+                    "can be lost if Redis restarts",
+                    durability,
+                )
+        except Exception as exc:  # Redis may be starting; /readyz tells the truth later
+            logger.warning("could not read Redis persistence settings: %r", exc)
+        try:
+            async with Hub(store, reader) as hub:
+                app.state.services = Services(settings=settings, store=store, hub=hub)
+                yield
+        finally:
+            await client.aclose()
+            await reader.aclose()
+
+    slug = "{slug:str}"
+    return Starlette(
+        routes=[
+            Route("/", pages.index),
+            Route("/livez", pages.livez),
+            Route("/healthz", pages.livez),
+            Route("/readyz", pages.readyz),
+            Route(f"/e/{slug}", pages.participant_page),
+            Route(f"/e/{slug}/moderate", pages.moderator_page),
+            Route(f"/e/{slug}/screen", pages.screen_page),
+            Route(f"/e/{slug}/login", pages.login, methods=["POST"]),
+            Route(f"/e/{slug}/logout", pages.logout, methods=["POST"]),
+            Route(f"/e/{slug}/qr.svg", pages.qr_code),
+            Route(f"/api/events/{slug}", pages.event_info),
+            WebSocketRoute(f"/ws/e/{slug}/participant", sockets.participant),
+            WebSocketRoute(f"/ws/e/{slug}/moderator", sockets.moderator),
+            WebSocketRoute(f"/ws/e/{slug}/screen", sockets.screen),
+            Mount("/static", StaticFiles(directory=settings.static_dir), name="static"),
+        ],
+        middleware=[Middleware(SecurityHeaders)],
+        lifespan=lifespan,
+    )

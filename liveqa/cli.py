@@ -1,0 +1,235 @@
+"""The `liveqa` command: serve, and manage events."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TypeVar
+
+import click
+import uvicorn
+
+from liveqa import operations, protocol
+from liveqa.domain.errors import Rejected
+from liveqa.embedded import EmbeddedRedis
+from liveqa.settings import Settings, SettingsError
+from liveqa.store import RedisStore
+from liveqa.store.redis import connect
+
+T = TypeVar("T")
+DEMO = "demo"
+
+
+def _settings(**overrides: object) -> Settings:
+    try:
+        return Settings.from_env(None, **overrides)
+    except SettingsError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+@contextmanager
+def _redis_url(settings: Settings) -> Iterator[str]:
+    """The configured Redis, or the embedded one (started for the duration if it isn't running)."""
+    if settings.redis_url:
+        yield settings.redis_url
+        return
+    embedded = EmbeddedRedis(settings.data_dir)
+    try:
+        url = embedded.start()
+    except SettingsError as exc:
+        raise click.ClickException(str(exc)) from None
+    try:
+        yield url
+    finally:
+        embedded.stop()
+
+
+def _with_store(url: str, action: Callable[[RedisStore], Awaitable[T]]) -> T:
+    async def run() -> T:
+        client = connect(url)
+        try:
+            return await action(RedisStore(client))
+        finally:
+            await client.aclose()
+
+    try:
+        return asyncio.run(run())
+    except (ValueError, Rejected) as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+@click.group()
+@click.version_option(package_name="liveqa")
+def main() -> None:
+    """LiveQA: live questions from remote participants, curated by moderators, shown on a screen."""
+
+
+@main.command()
+@click.option("--host", help="Interface to listen on [LIVEQA_HOST, default 127.0.0.1].")
+@click.option("--port", type=int, help="Port [LIVEQA_PORT, default 8000].")
+@click.option("--redis-url", help="Redis to use [LIVEQA_REDIS_URL]; without one, an embedded redis-server.")
+@click.option("--data-dir", help="Where the embedded Redis keeps its data [LIVEQA_DATA_DIR, default ./data].")
+@click.option("--workers", type=int, default=1, show_default=True, help="Server processes.")
+@click.option("--demo/--no-demo", default=True, show_default=True, help="Create the demo event and print its links.")
+def serve(
+    host: str | None, port: int | None, redis_url: str | None, data_dir: str | None, workers: int, demo: bool
+) -> None:
+    """Run the server (and, without a Redis URL, its embedded Redis)."""
+    settings = _settings(host=host, port=port, redis_url=redis_url, data_dir=data_dir)
+    with _redis_url(settings) as url:
+        # Workers build the app from the environment (uvicorn --factory), so hand them the resolved settings.
+        os.environ["LIVEQA_REDIS_URL"] = url
+        os.environ["LIVEQA_HOST"] = settings.host
+        os.environ["LIVEQA_PORT"] = str(settings.port)
+        settings = _settings()
+        if demo:
+            _print_demo(settings, url)
+        uvicorn.run(
+            "liveqa.app:create_app",
+            factory=True,
+            host=settings.host,
+            port=settings.port,
+            workers=workers,
+            ws="websockets-sansio",
+            ws_max_size=settings.max_message_bytes,
+            ws_per_message_deflate=False,
+            ws_ping_interval=20,
+            ws_ping_timeout=20,
+            timeout_graceful_shutdown=5,
+            log_level=settings.log_level,
+            proxy_headers=True,
+        )
+
+
+def _print_demo(settings: Settings, url: str) -> None:
+    """Create the demo event on first start; print its links (and its password, kept in the data dir)."""
+    password_file = Path(settings.data_dir) / "demo-password.txt"
+
+    async def ensure(store: RedisStore) -> tuple[str, str]:
+        if await store.event_info(DEMO) is None:
+            password = operations.new_password()
+            token = await operations.create_event(
+                store, DEMO, "Demo dialogue", password=password, anonymous_allowed=True
+            )
+            password_file.parent.mkdir(parents=True, exist_ok=True)
+            password_file.touch(mode=0o600)
+            password_file.write_text(password + "\n")
+            return token, password
+        stored = password_file.read_text().strip() if password_file.exists() else ""
+        return await store.event_secret(DEMO, "screen_token"), stored
+
+    token, password = _with_store(url, ensure)
+    click.echo("Demo event:")
+    for line in operations.links(settings, DEMO, token).lines():
+        click.echo(f"  {line}")
+    if password:
+        click.echo(f"  moderator password: {password}  (any display name)")
+    else:
+        click.echo("  moderator password: set earlier; change it with `liveqa event password demo`")
+
+
+@main.group()
+def event() -> None:
+    """Create and manage events."""
+
+
+@event.command("create")
+@click.argument("slug")
+@click.option("--title", required=True, help="Shown on every page.")
+@click.option("--anonymous/--no-anonymous", default=False, show_default=True, help="Allow anonymous questions.")
+@click.option("--max-length", type=int, default=500, show_default=True, help="Characters per question.")
+@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True, help="Moderator password.")
+@click.option("--redis-url", help="Redis to use [LIVEQA_REDIS_URL]; default: the embedded one.")
+def event_create(slug: str, title: str, anonymous: bool, max_length: int, password: str, redis_url: str | None) -> None:
+    """Create an event and print its links."""
+    settings = _settings(redis_url=redis_url)
+    with _redis_url(settings) as url:
+        token = _with_store(
+            url,
+            lambda store: operations.create_event(
+                store, slug, title, password=password, anonymous_allowed=anonymous, max_length=max_length
+            ),
+        )
+    click.echo(f"Created {slug!r}.")
+    for line in operations.links(settings, slug, token).lines():
+        click.echo(f"  {line}")
+
+
+@event.command("list")
+@click.option("--redis-url", help="Redis to use [LIVEQA_REDIS_URL].")
+def event_list(redis_url: str | None) -> None:
+    """List events."""
+    settings = _settings(redis_url=redis_url)
+
+    async def titles(store: RedisStore) -> list[str]:
+        lines = []
+        for slug in await store.event_slugs():
+            info = await store.event_info(slug)
+            if info is not None:
+                lines.append(f"{slug}\t{info.title}\t{'open' if info.open else 'closed'}")
+        return lines
+
+    with _redis_url(settings) as url:
+        for line in _with_store(url, titles):
+            click.echo(line)
+
+
+@event.command("links")
+@click.argument("slug")
+@click.option("--redis-url", help="Redis to use [LIVEQA_REDIS_URL].")
+def event_links(slug: str, redis_url: str | None) -> None:
+    """Print an event's links."""
+    settings = _settings(redis_url=redis_url)
+    with _redis_url(settings) as url:
+        token = _with_store(url, lambda store: store.event_secret(slug, "screen_token"))
+    if not token:
+        raise click.ClickException(f"no event {slug!r}")
+    for line in operations.links(settings, slug, token).lines():
+        click.echo(line)
+
+
+@event.command("password")
+@click.argument("slug")
+@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True, help="New moderator password.")
+@click.option("--redis-url", help="Redis to use [LIVEQA_REDIS_URL].")
+def event_password(slug: str, password: str, redis_url: str | None) -> None:
+    """Set an event's moderator password."""
+    settings = _settings(redis_url=redis_url)
+    with _redis_url(settings) as url:
+        _with_store(url, lambda store: operations.set_password(store, slug, password))
+    click.echo("Password changed.")
+
+
+@event.command("rotate-screen-token")
+@click.argument("slug")
+@click.option("--redis-url", help="Redis to use [LIVEQA_REDIS_URL].")
+def event_rotate(slug: str, redis_url: str | None) -> None:
+    """Give the screen a new link; the old one stops working."""
+    settings = _settings(redis_url=redis_url)
+    with _redis_url(settings) as url:
+        token = _with_store(url, lambda store: operations.rotate_screen_token(store, slug))
+    for line in operations.links(settings, slug, token).lines()[2:]:
+        click.echo(line)
+
+
+@event.command("delete")
+@click.argument("slug")
+@click.confirmation_option(prompt="Delete the event and every question in it?")
+@click.option("--redis-url", help="Redis to use [LIVEQA_REDIS_URL].")
+def event_delete(slug: str, redis_url: str | None) -> None:
+    """Delete an event and all its data."""
+    settings = _settings(redis_url=redis_url)
+    with _redis_url(settings) as url:
+        removed = _with_store(url, lambda store: store.delete_event(slug))
+    click.echo(f"Deleted {removed} keys.")
+
+
+@main.command()
+def schema() -> None:
+    """Print the JSON Schema of the WebSocket protocol."""
+    import json
+
+    click.echo(json.dumps(protocol.json_schema(), indent=2, sort_keys=True))

@@ -1,0 +1,1 @@
+"""Pure rules of LiveQA: questions, moderation, text, event state. No I/O here."""

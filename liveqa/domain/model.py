@@ -1,0 +1,98 @@
+"""The records LiveQA keeps: events and questions, as stored in Redis hashes (all values are strings there)."""
+
+from __future__ import annotations
+
+import enum
+import json
+
+import msgspec
+
+
+class Status(enum.StrEnum):
+    PENDING = "pending"  # waiting for a moderator
+    APPROVED = "approved"  # in the moderators' queue, visible to everyone
+    ANSWERED = "answered"  # asked in the room; kept visible as answered
+    REJECTED = "rejected"  # refused, with a reason the asker sees
+    ARCHIVED = "archived"  # put aside by a moderator, restorable
+    WITHDRAWN = "withdrawn"  # taken back by its asker while pending
+
+
+PUBLIC_STATUSES = frozenset({Status.APPROVED, Status.ANSWERED})
+
+
+class Question(msgspec.Struct, kw_only=True):
+    """One question with everything the store knows about it. Views decide who sees which part."""
+
+    id: str
+    pid: str  # the asker's participant id
+    cid: str = ""  # the id the asker's client gave the submission
+    text: str
+    original: str = ""  # the asker's own text, when a moderator has edited it
+    name: str = ""
+    organisation: str = ""
+    country: str = ""  # ISO 3166-1 alpha-2
+    show_name: bool = False
+    show_organisation: bool = False
+    show_country: bool = False
+    status: Status = Status.PENDING
+    reason: str = ""  # why it was rejected; the asker sees it, nobody else but moderators
+    votes: int = 0
+    pinned: bool = False
+    tags: list[str] = msgspec.field(default_factory=list)
+    created: int = 0  # ms since the epoch, Redis clock
+    updated: int = 0
+    answered: int = 0
+    rev: int = 0  # bumped by every change; edits may name the rev they were made against
+    by: str = ""  # the moderator who made the last moderation change
+
+    @property
+    def public(self) -> bool:
+        return self.status in PUBLIC_STATUSES
+
+    @classmethod
+    def from_flat(cls, flat: list[str] | dict[str, str]) -> Question:
+        """Build from a Redis hash, given as HGETALL's flat [k, v, k, v…] list or a dict."""
+        fields = flat if isinstance(flat, dict) else dict(zip(flat[::2], flat[1::2], strict=True))
+        return cls(
+            id=fields["id"],
+            pid=fields.get("pid", ""),
+            cid=fields.get("cid", ""),
+            text=fields.get("text", ""),
+            original=fields.get("original", ""),
+            name=fields.get("name", ""),
+            organisation=fields.get("organisation", ""),
+            country=fields.get("country", ""),
+            show_name=fields.get("show_name") == "1",
+            show_organisation=fields.get("show_organisation") == "1",
+            show_country=fields.get("show_country") == "1",
+            status=Status(fields.get("status", "pending")),
+            reason=fields.get("reason", ""),
+            votes=int(fields.get("votes", "0")),
+            pinned=fields.get("pinned") == "1",
+            tags=json.loads(fields["tags"]) if fields.get("tags") else [],
+            created=int(fields.get("created", "0")),
+            updated=int(fields.get("updated", "0")),
+            answered=int(fields.get("answered", "0")),
+            rev=int(fields.get("rev", "0")),
+            by=fields.get("by", ""),
+        )
+
+
+class EventInfo(msgspec.Struct, kw_only=True, frozen=True):
+    """What an event is, as everyone may see it."""
+
+    slug: str
+    title: str
+    anonymous_allowed: bool = False
+    open: bool = True  # accepting questions
+    max_length: int = 500  # grapheme clusters per question
+
+    @classmethod
+    def from_flat(cls, fields: dict[str, str]) -> EventInfo:
+        return cls(
+            slug=fields["slug"],
+            title=fields.get("title", fields["slug"]),
+            anonymous_allowed=fields.get("anonymous_allowed") == "1",
+            open=fields.get("open", "1") == "1",
+            max_length=int(fields.get("max_length", "500")),
+        )

@@ -1,0 +1,54 @@
+"""An event's state as a sequence of log entries leaves it. Each server process keeps one per active event."""
+
+from __future__ import annotations
+
+import msgspec
+
+from liveqa.domain.model import EventInfo, Question
+
+
+class LogEntry(msgspec.Struct, kw_only=True):
+    """One entry of the event log: everything one mutation changed. Absent parts are unchanged."""
+
+    id: str
+    question: Question | None = None
+    queue: list[str] | None = None
+    screen: str | None = None  # "" when the screen was cleared
+    votes: tuple[str, int] | None = None
+    event: EventInfo | None = None
+
+
+def log_id_key(log_id: str) -> tuple[int, int]:
+    """Stream ids compare as (milliseconds, sequence), not as strings."""
+    ms, _, seq = log_id.partition("-")
+    return int(ms or 0), int(seq or 0)
+
+
+class EventState:
+    """Questions, queue order and screen of one event, as of log id `head`."""
+
+    def __init__(self, info: EventInfo, epoch: str, head: str) -> None:
+        self.info = info
+        self.epoch = epoch
+        self.head = head
+        self.questions: dict[str, Question] = {}
+        self.queue: list[str] = []
+        self.screen = ""
+
+    def apply(self, entry: LogEntry) -> None:
+        """Apply one entry. Entries at or before `head` were applied already and are ignored."""
+        if log_id_key(entry.id) <= log_id_key(self.head):
+            return
+        if entry.question is not None:
+            self.questions[entry.question.id] = entry.question
+        if entry.votes is not None:
+            qid, votes = entry.votes
+            if (question := self.questions.get(qid)) is not None:
+                self.questions[qid] = msgspec.structs.replace(question, votes=votes)
+        if entry.queue is not None:
+            self.queue = entry.queue
+        if entry.screen is not None:
+            self.screen = entry.screen
+        if entry.event is not None:
+            self.info = entry.event
+        self.head = entry.id

@@ -1,0 +1,294 @@
+"""Event-log readers and fan-out. Per process and per active event, one task reads the event's log once,
+applies it to an in-memory EventState, encodes each frame once per audience and offers the same text to
+every local socket of that audience without awaiting any of them."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import defaultdict
+
+from redis.asyncio import Redis
+
+from liveqa import protocol as p, views
+from liveqa.connection import Connection
+from liveqa.domain.errors import Rejected
+from liveqa.domain.state import EventState, LogEntry, log_id_key
+from liveqa.store import RedisStore, keys
+from liveqa.views import Audience
+
+logger = logging.getLogger(__name__)
+
+BLOCK_MS = 5000
+BATCH = 500
+REPLAY_PAGE = 500
+IDLE_STOP_S = 30.0
+
+
+class EventFeed:
+    """The live view of one event in this process."""
+
+    def __init__(self, slug: str, store: RedisStore, reader: Redis) -> None:
+        self.slug = slug
+        self._store = store
+        self._reader = reader
+        self.state: EventState
+        self._conns: dict[Audience, set[Connection]] = defaultdict(set)
+        self._by_pid: dict[str, set[Connection]] = defaultdict(set)
+        self._snapshots: dict[Audience, tuple[str, str]] = {}  # audience → (head, encoded)
+        self._task: asyncio.Task[None] | None = None
+        self._idle_since: float | None = None
+
+    async def start(self) -> None:
+        self.state = await self._store.load_state(self.slug)
+        self._task = asyncio.create_task(self._read(), name=f"feed:{self.slug}")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    @property
+    def size(self) -> int:
+        return sum(len(conns) for conns in self._conns.values())
+
+    # --- reading the log ------------------------------------------------------------------------------
+
+    async def _read(self) -> None:
+        delay = 0.1
+        while True:
+            try:
+                entries = await self._store.read_log(
+                    self._reader, self.slug, self.state.head, block_ms=BLOCK_MS, count=BATCH
+                )
+                if not entries:
+                    await self._check_epoch()
+                delay = 0.1
+            except (OSError, ConnectionError, TimeoutError, Rejected) as exc:
+                logger.warning("event log read failed; retrying", extra={"event": self.slug, "error": repr(exc)})
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 2.0)
+                with contextlib.suppress(OSError, ConnectionError, TimeoutError, Rejected):
+                    await self._check_epoch()
+                continue
+            except Exception as exc:  # a redis-py error class outside the ones above: log and keep reading
+                if type(exc).__module__.startswith("redis"):
+                    logger.warning("event log read failed; retrying", extra={"event": self.slug, "error": repr(exc)})
+                    await asyncio.sleep(delay)
+                    delay = min(delay * 2, 2.0)
+                    continue
+                raise
+            self.publish(entries)
+
+    async def _check_epoch(self) -> None:
+        """After an outage or a quiet spell: if the event was recreated (new epoch) or its log went back in
+        time (Redis restarted without its data), reload and send every client a fresh snapshot."""
+        info = await self._store.client.hmget(keys.meta(self.slug), ["epoch"])
+        first = await self._store.first_log_id(self.slug)
+        head_gone = bool(first) and log_id_key(first) > log_id_key(self.state.head) and self.state.head != "0-0"
+        if info[0] == self.state.epoch and not head_gone and first:
+            return
+        logger.warning("event state reset; resyncing clients", extra={"event": self.slug})
+        self.state = await self._store.load_state(self.slug)
+        self._snapshots.clear()
+        for audience, conns in self._conns.items():
+            for conn in conns:
+                conn.held = None
+                conn.offer(self._snapshot_text(audience, conn.pid))
+
+    def publish(self, entries: list[LogEntry]) -> None:
+        """Apply entries to the state and fan them out. Consecutive vote tallies are coalesced into one frame."""
+        pending_votes: dict[str, int] = {}
+        last_vote_id = ""
+        for entry in entries:
+            if log_id_key(entry.id) <= log_id_key(self.state.head):
+                continue
+            if entry.votes is not None:
+                self.state.apply(entry)
+                pending_votes[entry.votes[0]] = entry.votes[1]
+                last_vote_id = entry.id
+                continue
+            if pending_votes:
+                self._fan_votes(last_vote_id, pending_votes)
+                pending_votes = {}
+            self._fan_entry(entry)
+        if pending_votes:
+            self._fan_votes(last_vote_id, pending_votes)
+        self._snapshots.clear()
+
+    def _fan_votes(self, log_id: str, votes: dict[str, int]) -> None:
+        text = p.encode(p.Votes(id=log_id, votes=votes))
+        self._fan(Audience.PUBLIC, log_id, text)
+        self._fan(Audience.MODERATOR, log_id, text)
+
+    def _fan_entry(self, entry: LogEntry) -> None:
+        before = self.state.questions.get(entry.question.id) if entry.question is not None else None
+        screen_before = self.state.screen
+        self.state.apply(entry)
+        for audience, frame in views.frames(entry, before, known=True).items():
+            if frame is not None:
+                self._fan(audience, entry.id, p.encode(frame))
+        if (screen := views.screen_frame(entry, screen_before, self.state)) is not None:
+            self._fan(Audience.SCREEN, entry.id, p.encode(screen))
+        if (own := views.own_frame(entry)) is not None and own[0] in self._by_pid:
+            text = p.encode(own[1])
+            for conn in self._by_pid[own[0]]:
+                self._deliver(conn, entry.id, text)
+
+    def _fan(self, audience: Audience, log_id: str, text: str) -> None:
+        for conn in self._conns[audience]:
+            self._deliver(conn, log_id, text)
+
+    @staticmethod
+    def _deliver(conn: Connection, log_id: str, text: str) -> None:
+        if conn.held is not None:
+            conn.held.append((log_id, text))
+        else:
+            conn.offer(text)
+
+    # --- joining and resuming -----------------------------------------------------------------------
+
+    def _snapshot_text(self, audience: Audience, pid: str = "") -> str:
+        if pid and any(q.pid == pid for q in self.state.questions.values()):
+            return p.encode(views.snapshot(self.state, audience, pid))
+        cached = self._snapshots.get(audience)
+        if cached is None or cached[0] != self.state.head:
+            cached = (self.state.head, p.encode(views.snapshot(self.state, audience)))
+            self._snapshots[audience] = cached
+        return cached[1]
+
+    async def attach(self, conn: Connection, epoch: str, last_id: str) -> None:
+        """Bring a new socket up to date, then live: replay what it missed after `last_id` when the log still
+        holds it, else a snapshot. Live frames that arrive meanwhile are held and sent after, without duplicates."""
+        self._idle_since = None
+        self._conns[conn.audience].add(conn)
+        if conn.pid:
+            self._by_pid[conn.pid].add(conn)
+        resumable = (
+            conn.audience is not Audience.SCREEN  # a screen's whole state is one question: always a snapshot
+            and epoch == self.state.epoch
+            and last_id
+            and log_id_key(last_id) <= log_id_key(self.state.head)
+        )
+        if not resumable:
+            conn.offer(self._snapshot_text(conn.audience, conn.pid))
+            return
+        if last_id == self.state.head:
+            conn.offer(p.encode(p.Resumed(from_id=last_id)))
+            return
+        conn.held = []
+        target = self.state.head
+        first = await self._store.first_log_id(self.slug)
+        if not first or log_id_key(first) > log_id_key(last_id) + (0, 1):
+            # Trimmed past the client's position (or emptied): it can't be replayed.
+            conn.held = None
+            conn.offer(self._snapshot_text(conn.audience, conn.pid))
+            return
+        conn.offer(p.encode(p.Resumed(from_id=last_id)))
+        cursor = last_id
+        while log_id_key(cursor) < log_id_key(target):
+            entries = await self._store.range_log(self.slug, cursor, count=REPLAY_PAGE)
+            if not entries:
+                break
+            for entry in entries:
+                if log_id_key(entry.id) > log_id_key(target):
+                    break
+                self._replay(conn, entry)
+                cursor = entry.id
+            else:
+                continue
+            break
+        held, conn.held = conn.held, None
+        for log_id, text in held:
+            if log_id_key(log_id) > log_id_key(cursor):
+                conn.offer(text)
+
+    def _replay(self, conn: Connection, entry: LogEntry) -> None:
+        frame = views.frames(entry, None, known=False).get(conn.audience)
+        if frame is not None:
+            conn.offer(p.encode(frame))
+        if conn.pid and (own := views.own_frame(entry)) is not None and own[0] == conn.pid:
+            conn.offer(p.encode(own[1]))
+
+    def detach(self, conn: Connection) -> None:
+        self._conns[conn.audience].discard(conn)
+        if conn.pid:
+            peers = self._by_pid.get(conn.pid)
+            if peers is not None:
+                peers.discard(conn)
+                if not peers:
+                    del self._by_pid[conn.pid]
+        if self.size == 0:
+            self._idle_since = asyncio.get_running_loop().time()
+
+    def idle_for(self, now: float) -> float:
+        return 0.0 if self._idle_since is None else now - self._idle_since
+
+    def broadcast(self, audience: Audience, frame: p.Outbound) -> None:
+        """A frame that is not in the log (e.g. presence) to every local socket of one audience."""
+        text = p.encode(frame)
+        for conn in self._conns[audience]:
+            self._deliver(conn, "", text)
+
+    def connections(self, audience: Audience) -> set[Connection]:
+        return self._conns[audience]
+
+
+class Hub:
+    """Every active event's feed in this process, started on first use and stopped when idle."""
+
+    def __init__(self, store: RedisStore, reader: Redis) -> None:
+        self._store = store
+        self._reader = reader
+        self._feeds: dict[str, EventFeed] = {}
+        self._starting: dict[str, asyncio.Future[EventFeed]] = {}
+        self._reaper: asyncio.Task[None] | None = None
+
+    async def __aenter__(self) -> Hub:
+        self._reaper = asyncio.create_task(self._reap(), name="hub-reaper")
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._reaper is not None:
+            self._reaper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._reaper
+        for feed in list(self._feeds.values()):
+            await feed.stop()
+        self._feeds.clear()
+
+    async def feed(self, slug: str) -> EventFeed:
+        """The running feed of an event, started if needed. Raises UnknownEvent for an unknown slug."""
+        if (feed := self._feeds.get(slug)) is not None:
+            return feed
+        if (starting := self._starting.get(slug)) is not None:
+            return await asyncio.shield(starting)
+        future: asyncio.Future[EventFeed] = asyncio.get_running_loop().create_future()
+        self._starting[slug] = future
+        try:
+            # Each feed blocks on XREAD, so it gets its own connection from a client of its own.
+            feed = EventFeed(slug, self._store, self._reader)
+            await feed.start()
+            self._feeds[slug] = feed
+            future.set_result(feed)
+            return feed
+        except BaseException as exc:
+            future.set_exception(exc)
+            future.exception()  # retrieved: nobody else may be waiting
+            raise
+        finally:
+            del self._starting[slug]
+
+    def active(self) -> list[EventFeed]:
+        return list(self._feeds.values())
+
+    async def _reap(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            await asyncio.sleep(IDLE_STOP_S / 3)
+            for slug, feed in list(self._feeds.items()):
+                if feed.size == 0 and feed.idle_for(loop.time()) > IDLE_STOP_S:
+                    del self._feeds[slug]
+                    await feed.stop()

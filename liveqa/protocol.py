@@ -1,0 +1,454 @@
+"""Every message that crosses the WebSocket, and nothing else. Subprotocol `liveqa.v1`, JSON text frames.
+
+Each role has its own inbound union, so a participant cannot even encode a moderator action: the decoder
+rejects it before any permission check runs. Outbound frames that change state carry the event-log id
+(`id`) they bring the client up to; a client resumes by sending the last one it holds.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import msgspec
+
+from liveqa.domain.model import EventInfo, Status
+
+SUBPROTOCOL = "liveqa.v1"
+VERSION = 1
+
+# Limits on what comes in. Text length in grapheme clusters is checked by the domain; this bound only
+# keeps absurd frames out of the decoder's way.
+QuestionId = Annotated[str, msgspec.Meta(pattern=r"^[0-9]{1,12}$")]
+ClientId = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9_-]{8,64}$")]
+LogId = Annotated[str, msgspec.Meta(pattern=r"^([0-9]{1,20}-[0-9]{1,20})?$")]
+Epoch = Annotated[str, msgspec.Meta(pattern=r"^[0-9a-f]{0,32}$")]
+Token = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9_-]{0,64}$")]
+Ref = Annotated[str, msgspec.Meta(max_length=64)]
+Text = Annotated[str, msgspec.Meta(min_length=1, max_length=4000)]
+Name = Annotated[str, msgspec.Meta(max_length=200)]
+Country = Annotated[str, msgspec.Meta(pattern=r"^([A-Za-z]{2})?$")]
+Reason = Annotated[str, msgspec.Meta(min_length=1, max_length=300)]
+Tag = Annotated[str, msgspec.Meta(min_length=1, max_length=32)]
+
+
+class Inbound(msgspec.Struct, tag_field="type", forbid_unknown_fields=True, frozen=True):
+    """What a client may send. A typo in a field name is an error, not a silent default."""
+
+
+class Hello(Inbound, tag="hello", frozen=True):
+    """First frame on every socket. Resume by naming the epoch and last log id held; `token` identifies
+    a returning participant, or authorises a screen."""
+
+    v: int = VERSION
+    token: Token = ""
+    epoch: Epoch = ""
+    last_id: LogId = ""
+
+
+class Ping(Inbound, tag="ping", frozen=True):
+    """Application-level heartbeat (browsers cannot send WebSocket pings)."""
+
+
+# --- participant ---------------------------------------------------------------------------------
+
+
+class Submit(Inbound, tag="submit", frozen=True):
+    """A new question. `cid` is made by the client and kept until acknowledged: resending it is safe."""
+
+    cid: ClientId
+    text: Text
+    name: Name = ""
+    organisation: Name = ""
+    country: Country = ""
+    show_name: bool = False
+    show_organisation: bool = True
+    show_country: bool = True
+
+
+class Edit(Inbound, tag="edit", frozen=True):
+    """Change the text of one's own pending question."""
+
+    qid: QuestionId
+    text: Text
+
+
+class Withdraw(Inbound, tag="withdraw", frozen=True):
+    qid: QuestionId
+
+
+class Upvote(Inbound, tag="upvote", frozen=True):
+    qid: QuestionId
+
+
+class Unvote(Inbound, tag="unvote", frozen=True):
+    qid: QuestionId
+
+
+# --- moderator -----------------------------------------------------------------------------------
+
+
+class ModeratorAction(Inbound, frozen=True, kw_only=True):
+    """Every moderator action may carry a `ref`, echoed in the `done` or `error` reply."""
+
+    ref: Ref = ""
+
+
+class Approve(ModeratorAction, tag="approve", frozen=True):
+    qid: QuestionId
+
+
+class Reject(ModeratorAction, tag="reject", frozen=True):
+    qid: QuestionId
+    reason: Reason
+
+
+class Archive(ModeratorAction, tag="archive", frozen=True):
+    qid: QuestionId
+
+
+class Restore(ModeratorAction, tag="restore", frozen=True):
+    qid: QuestionId
+
+
+class Answer(ModeratorAction, tag="answer", frozen=True):
+    qid: QuestionId
+
+
+class Reopen(ModeratorAction, tag="reopen", frozen=True):
+    qid: QuestionId
+
+
+class ModeratorEdit(ModeratorAction, tag="edit", frozen=True):
+    """Change a question's text. With `rev`, refused as a `conflict` if someone changed it since."""
+
+    qid: QuestionId
+    text: Text
+    rev: int = 0
+
+
+class SetTags(ModeratorAction, tag="tag", frozen=True):
+    qid: QuestionId
+    tags: Annotated[list[Tag], msgspec.Meta(max_length=8)]
+
+
+class Move(ModeratorAction, tag="move", frozen=True):
+    """Move an approved question just before or just after another one in the queue (exactly one of them)."""
+
+    qid: QuestionId
+    before: Annotated[str, msgspec.Meta(pattern=r"^([0-9]{1,12})?$")] = ""
+    after: Annotated[str, msgspec.Meta(pattern=r"^([0-9]{1,12})?$")] = ""
+
+
+class Pin(ModeratorAction, tag="pin", frozen=True):
+    qid: QuestionId
+
+
+class Unpin(ModeratorAction, tag="unpin", frozen=True):
+    qid: QuestionId
+
+
+class Show(ModeratorAction, tag="show", frozen=True):
+    """Put a question on the screen."""
+
+    qid: QuestionId
+
+
+class ClearScreen(ModeratorAction, tag="clear_screen", frozen=True):
+    pass
+
+
+class SetOpen(ModeratorAction, tag="set_open", frozen=True):
+    """Open or close the event for new questions."""
+
+    open: bool
+
+
+ParticipantMessage = Hello | Ping | Submit | Edit | Withdraw | Upvote | Unvote
+ModeratorMessage = (
+    Hello
+    | Ping
+    | Approve
+    | Reject
+    | Archive
+    | Restore
+    | Answer
+    | Reopen
+    | ModeratorEdit
+    | SetTags
+    | Move
+    | Pin
+    | Unpin
+    | Show
+    | ClearScreen
+    | SetOpen
+)
+ScreenMessage = Hello | Ping
+
+
+# --- views of a question, one per audience --------------------------------------------------------
+
+
+class PublicQuestion(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """A question as every participant sees it: only what its asker chose to show."""
+
+    id: str
+    text: str
+    status: Status
+    votes: int = 0
+    pinned: bool = False
+    tags: list[str] = []
+    name: str = ""
+    organisation: str = ""
+    country: str = ""
+    created: int = 0
+    answered: int = 0
+
+
+class OwnQuestion(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """A question as its asker sees it: status and rejection reason included."""
+
+    id: str
+    cid: str = ""
+    text: str
+    status: Status
+    reason: str = ""
+    votes: int = 0
+    name: str = ""
+    organisation: str = ""
+    country: str = ""
+    show_name: bool = False
+    show_organisation: bool = False
+    show_country: bool = False
+    created: int = 0
+    rev: int = 0
+
+
+class ModeratorQuestion(msgspec.Struct, kw_only=True):
+    """Everything moderators need to decide."""
+
+    id: str
+    pid: str
+    text: str
+    original: str
+    status: Status
+    reason: str
+    votes: int
+    pinned: bool
+    tags: list[str]
+    name: str
+    organisation: str
+    country: str
+    show_name: bool
+    show_organisation: bool
+    show_country: bool
+    created: int
+    updated: int
+    answered: int
+    rev: int
+    by: str
+
+
+class ScreenQuestion(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """What the projector and the broadcast overlay show."""
+
+    id: str
+    text: str
+    name: str = ""
+    organisation: str = ""
+    country: str = ""
+
+
+class EventView(msgspec.Struct, kw_only=True):
+    slug: str
+    title: str
+    anonymous_allowed: bool
+    open: bool
+    max_length: int
+
+    @classmethod
+    def of(cls, info: EventInfo) -> EventView:
+        return cls(
+            slug=info.slug,
+            title=info.title,
+            anonymous_allowed=info.anonymous_allowed,
+            open=info.open,
+            max_length=info.max_length,
+        )
+
+
+# --- what the server sends -----------------------------------------------------------------------
+
+
+class Outbound(msgspec.Struct, tag_field="type", kw_only=True):
+    """What the server sends."""
+
+
+class Welcome(Outbound, tag="welcome"):
+    """Answer to `hello`. Participants get their id and the token to present next time."""
+
+    role: str
+    event: EventView
+    epoch: str
+    pid: str = ""
+    token: str = ""
+    moderator: str = ""
+
+
+class PublicSnapshot(Outbound, tag="snapshot"):
+    """The whole public state at log id `id`: replace what you hold. Sent when replay is impossible."""
+
+    id: str
+    epoch: str
+    questions: list[PublicQuestion]
+    queue: list[str]
+    screen: str
+    mine: list[OwnQuestion]
+
+
+class ModeratorSnapshot(Outbound, tag="snapshot"):
+    id: str
+    epoch: str
+    questions: list[ModeratorQuestion]
+    queue: list[str]
+    screen: str
+
+
+class ScreenSnapshot(Outbound, tag="snapshot"):
+    id: str
+    epoch: str
+    event: EventView
+    question: ScreenQuestion | None
+
+
+class Resumed(Outbound, tag="resumed"):
+    """Replay follows: every frame after `from_id` up to the live stream; keep what you hold."""
+
+    from_id: str
+
+
+class PublicUpdate(Outbound, tag="update"):
+    """One change: a question added or changed, one gone from public view, a new queue order, the screen."""
+
+    id: str
+    question: PublicQuestion | None = None
+    removed: str = ""
+    queue: list[str] | None = None
+    screen: str | None = None
+
+
+class ModeratorUpdate(Outbound, tag="update"):
+    id: str
+    question: ModeratorQuestion | None = None
+    queue: list[str] | None = None
+    screen: str | None = None
+
+
+class ScreenUpdate(Outbound, tag="screen"):
+    id: str
+    question: ScreenQuestion | None
+
+
+class Votes(Outbound, tag="votes"):
+    """New tallies, possibly several coalesced: {question id: votes}."""
+
+    id: str
+    votes: dict[str, int]
+
+
+class EventChanged(Outbound, tag="event"):
+    id: str
+    event: EventView
+
+
+class Own(Outbound, tag="own"):
+    """One of your own questions changed (sent to its asker alone)."""
+
+    id: str
+    question: OwnQuestion
+
+
+class Ack(Outbound, tag="ack"):
+    """Your submission is stored durably. `text` is the text as stored."""
+
+    cid: str
+    qid: str
+    id: str
+    text: str
+
+
+class Done(Outbound, tag="done"):
+    """Your action was applied at log id `id` (empty when it changed nothing)."""
+
+    ref: str
+    id: str
+
+
+class Error(Outbound, tag="error"):
+    code: str
+    detail: str = ""
+    ref: str = ""
+    cid: str = ""
+    retry_after_ms: int = 0
+
+
+class Presence(Outbound, tag="presence"):
+    """Who is moderating now."""
+
+    moderators: list[str]
+
+
+class Pong(Outbound, tag="pong"):
+    pass
+
+
+ParticipantFrame = Welcome | PublicSnapshot | Resumed | PublicUpdate | Votes | EventChanged | Own | Ack | Error | Pong
+ModeratorFrame = (
+    Welcome | ModeratorSnapshot | Resumed | ModeratorUpdate | Votes | EventChanged | Done | Error | Presence | Pong
+)
+ScreenFrame = Welcome | ScreenSnapshot | Resumed | ScreenUpdate | EventChanged | Error | Pong
+
+_participant: msgspec.json.Decoder[ParticipantMessage] = msgspec.json.Decoder(ParticipantMessage)
+_moderator: msgspec.json.Decoder[ModeratorMessage] = msgspec.json.Decoder(ModeratorMessage)
+_screen: msgspec.json.Decoder[ScreenMessage] = msgspec.json.Decoder(ScreenMessage)
+_encoder = msgspec.json.Encoder()
+
+
+def decode_participant(text: str) -> ParticipantMessage:
+    return _participant.decode(text)
+
+
+def decode_moderator(text: str) -> ModeratorMessage:
+    return _moderator.decode(text)
+
+
+def decode_screen(text: str) -> ScreenMessage:
+    return _screen.decode(text)
+
+
+def encode(message: Outbound) -> str:
+    """One text frame (browsers can't JSON.parse a binary frame's Blob)."""
+    return _encoder.encode(message).decode()
+
+
+def encode_json(value: msgspec.Struct) -> bytes:
+    return _encoder.encode(value)
+
+
+def json_schema() -> dict[str, Any]:
+    """The JSON Schema of every message, per role and direction, generated from the Structs above."""
+    unions: dict[str, Any] = {
+        "ParticipantMessage": ParticipantMessage,
+        "ModeratorMessage": ModeratorMessage,
+        "ScreenMessage": ScreenMessage,
+        "ParticipantFrame": ParticipantFrame,
+        "ModeratorFrame": ModeratorFrame,
+        "ScreenFrame": ScreenFrame,
+    }
+    names = list(unions)
+    schemas, components = msgspec.json.schema_components(list(unions.values()), ref_template="#/$defs/{name}")
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": f"LiveQA WebSocket protocol ({SUBPROTOCOL})",
+        "oneOf": [{"$ref": f"#/$defs/{name}"} for name in names],
+        "$defs": {**components, **dict(zip(names, schemas, strict=True))},
+    }

@@ -1,0 +1,85 @@
+"""Every Redis key LiveQA uses. All keys of one event share the hash tag {slug}, so each script touches one
+slot and the same code runs on Redis Cluster."""
+
+from __future__ import annotations
+
+PREFIX = "liveqa"
+SCHEMA_VERSION = 1
+
+
+def events() -> str:
+    """Set of all event slugs (the one key outside any event)."""
+    return f"{PREFIX}:events"
+
+
+def _event(slug: str) -> str:
+    return f"{PREFIX}:{{{slug}}}"
+
+
+def meta(slug: str) -> str:
+    """Hash: title, open, anonymous_allowed, max_length, epoch, screen — all of it public."""
+    return f"{_event(slug)}:meta"
+
+
+def secrets(slug: str) -> str:
+    """Hash: moderator password hash and screen token. Never copied into the log."""
+    return f"{_event(slug)}:secrets"
+
+
+def log(slug: str) -> str:
+    """Stream: the event log. Every mutation appends one entry; clients resume by its ids."""
+    return f"{_event(slug)}:log"
+
+
+def seq(slug: str) -> str:
+    """Counter for question numbers."""
+    return f"{_event(slug)}:seq"
+
+
+def questions(slug: str) -> str:
+    """Sorted set of every question id by creation time."""
+    return f"{_event(slug)}:questions"
+
+
+def question_prefix(slug: str) -> str:
+    """Prefix of question hashes; scripts that create or look up questions by id append the id."""
+    return f"{_event(slug)}:q:"
+
+
+def question(slug: str, qid: str) -> str:
+    return f"{question_prefix(slug)}{qid}"
+
+
+def voters(slug: str, qid: str) -> str:
+    """Set of participant ids who upvoted the question."""
+    return f"{question(slug, qid)}:voters"
+
+
+def queue(slug: str) -> str:
+    """List: the approved queue, in the moderators' order."""
+    return f"{_event(slug)}:queue"
+
+
+def submissions(slug: str) -> str:
+    """Hash: '<pid>:<cid>' → '<qid> <log id>', so a resent submission is never stored twice."""
+    return f"{_event(slug)}:cids"
+
+
+def participant_tokens(slug: str) -> str:
+    """Hash: sha256(participant token) → participant id."""
+    return f"{_event(slug)}:ptokens"
+
+
+def rate(slug: str, who: str, action: str) -> str:
+    """Token bucket of one participant for one kind of action."""
+    return f"{_event(slug)}:rate:{action}:{who}"
+
+
+def session(slug: str, sid_hash: str) -> str:
+    """A moderator's session: the moderator's display name, with an idle expiry."""
+    return f"{_event(slug)}:session:{sid_hash}"
+
+
+def event_keys_pattern(slug: str) -> str:
+    """Every key of one event, for deletion and for the tests that scan them."""
+    return f"{_event(slug)}:*"

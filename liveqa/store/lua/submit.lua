@@ -1,0 +1,41 @@
+-- submit.lua: store a new question exactly once per (participant, client id), within the rate limit.
+--
+-- KEYS[1]  meta hash        liveqa:{<slug>}:meta
+-- KEYS[2]  log stream       liveqa:{<slug>}:log
+-- KEYS[3]  question counter liveqa:{<slug>}:seq
+-- KEYS[4]  submissions hash liveqa:{<slug>}:cids   ('<pid>:<cid>' → '<qid> <log id>')
+-- KEYS[5]  questions zset   liveqa:{<slug>}:questions
+-- KEYS[6]  rate bucket      liveqa:{<slug>}:rate:submit:<pid>
+-- KEYS[7]  question prefix  liveqa:{<slug>}:q:   (the new hash is this prefix + the new number; same slot)
+-- ARGV[1]  log maxlen
+-- ARGV[2]  participant id
+-- ARGV[3]  client id (cid)
+-- ARGV[4]  text (already normalised)
+-- ARGV[5..7]  name, organisation, country ('' when anonymous)
+-- ARGV[8..10] show_name, show_organisation, show_country ('1' or '0')
+-- ARGV[11] rate capacity (0: no limit)
+-- ARGV[12] rate refill per second
+--
+-- Returns {'ok', qid, log id, text, 'new'|'duplicate'}; or {'unknown_event'}, {'questions_closed'},
+-- {'rate_limited', ms to wait}.
+if redis.call('EXISTS', KEYS[1]) == 0 then return {'unknown_event', ''} end
+local submission = ARGV[2] .. ':' .. ARGV[3]
+local seen = redis.call('HGET', KEYS[4], submission)
+if seen then
+  local qid, id = string.match(seen, '^(%S+) (%S+)$')
+  return {'ok', qid, id, redis.call('HGET', KEYS[7] .. qid, 'text') or '', 'duplicate'}
+end
+if redis.call('HGET', KEYS[1], 'open') ~= '1' then return {'questions_closed', ''} end
+local now = now_ms()
+local wait = take_token(KEYS[6], tonumber(ARGV[11]), tonumber(ARGV[12]), now)
+if wait > 0 then return {'rate_limited', tostring(wait)} end
+local qid = tostring(redis.call('INCR', KEYS[3]))
+local qkey = KEYS[7] .. qid
+redis.call('HSET', qkey, 'id', qid, 'pid', ARGV[2], 'cid', ARGV[3], 'text', ARGV[4],
+  'name', ARGV[5], 'organisation', ARGV[6], 'country', ARGV[7],
+  'show_name', ARGV[8], 'show_organisation', ARGV[9], 'show_country', ARGV[10],
+  'status', 'pending', 'votes', 0, 'pinned', '0', 'created', now, 'updated', now, 'rev', 1)
+redis.call('ZADD', KEYS[5], now, qid)
+local id = append_log(ARGV[1], 'q', question_json(qkey))
+redis.call('HSET', KEYS[4], submission, qid .. ' ' .. id)
+return {'ok', qid, id, ARGV[4], 'new'}

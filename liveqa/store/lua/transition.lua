@@ -1,0 +1,44 @@
+-- transition.lua: move a question from one status to another by the domain's transition table, keeping the
+-- approved queue and the screen consistent with it.
+--
+-- KEYS[1]  meta hash      liveqa:{<slug>}:meta
+-- KEYS[2]  log stream     liveqa:{<slug>}:log
+-- KEYS[3]  question hash  liveqa:{<slug>}:q:<qid>
+-- KEYS[4]  queue list     liveqa:{<slug>}:queue
+-- ARGV[1]  log maxlen
+-- ARGV[2]  question id
+-- ARGV[3]  who acts (moderator name, or '' for the asker)
+-- ARGV[4]  owner: when not '', only the participant with this id may act (the asker withdrawing)
+-- ARGV[5]  reason (kept with a rejection; cleared otherwise)
+-- ARGV[6]  action name (for the error detail)
+-- ARGV[7…] the action's table as from/to pairs
+--
+-- Returns {'ok', log id, new status}; or {'unknown_question'}, {'not_yours'}, {'bad_transition', detail}.
+local status = redis.call('HGET', KEYS[3], 'status')
+if not status then return {'unknown_question', ARGV[2]} end
+if ARGV[4] ~= '' and redis.call('HGET', KEYS[3], 'pid') ~= ARGV[4] then return {'not_yours', ARGV[2]} end
+local table_pairs = {}
+for i = 7, #ARGV do table_pairs[#table_pairs + 1] = ARGV[i] end
+local target = target_of(table_pairs, status)
+if not target then return {'bad_transition', 'cannot ' .. ARGV[6] .. ' a ' .. status .. ' question'} end
+local now = now_ms()
+touch(KEYS[3], ARGV[3], now)
+redis.call('HSET', KEYS[3], 'status', target, 'reason', target == 'rejected' and ARGV[5] or '')
+if target == 'answered' then redis.call('HSET', KEYS[3], 'answered', now) end
+local entry = {}
+if target == 'approved' and status ~= 'approved' then
+  redis.call('RPUSH', KEYS[4], ARGV[2])
+  entry = {'o', list_json(KEYS[4])}
+elseif status == 'approved' and target ~= 'approved' then
+  redis.call('LREM', KEYS[4], 0, ARGV[2])
+  redis.call('HSET', KEYS[3], 'pinned', '0')
+  entry = {'o', list_json(KEYS[4])}
+end
+-- A question leaves the screen when it is answered or leaves the public queue.
+if target ~= 'approved' and redis.call('HGET', KEYS[1], 'screen') == ARGV[2] then
+  redis.call('HSET', KEYS[1], 'screen', '')
+  entry[#entry + 1] = 's'
+  entry[#entry + 1] = ''
+end
+local id = append_log(ARGV[1], 'q', question_json(KEYS[3]), unpack(entry))
+return {'ok', id, target}

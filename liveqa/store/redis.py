@@ -1,0 +1,353 @@
+"""RedisStore: async methods in, domain values out. Script replies become domain errors here and nowhere else."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+import msgspec
+from redis.asyncio import Redis
+from redis.backoff import ExponentialWithJitterBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError, ResponseError, TimeoutError as RedisTimeoutError
+from redis.retry import Retry
+
+from liveqa.domain import errors
+from liveqa.domain.model import EventInfo, Question
+from liveqa.domain.rules import SHOWABLE, VOTABLE, Action, transition_table
+from liveqa.domain.state import EventState, LogEntry
+from liveqa.store import keys
+from liveqa.store.scripts import Scripts
+
+_ERRORS: dict[str, type[errors.Rejected]] = {
+    cls.code: cls
+    for cls in (
+        errors.UnknownEvent,
+        errors.UnknownQuestion,
+        errors.BadTransition,
+        errors.NotYours,
+        errors.AlreadyVoted,
+        errors.NotVoted,
+        errors.NotVotable,
+        errors.Conflict,
+        errors.QuestionsClosed,
+        errors.NotQueued,
+    )
+}
+_STRINGS = msgspec.json.Decoder(list[str])
+
+SESSION_IDLE_S = 30 * 60
+SESSION_ABSOLUTE_MS = 12 * 3600 * 1000
+
+
+def connect(url: str, *, timeout: float | None = 2.0) -> Redis:
+    """A client for `url`. Commands time out after `timeout` seconds and are retried briefly on connection loss:
+    every script is safe to run twice (submissions carry their client id; other rules refuse a repeat)."""
+    return Redis.from_url(
+        url,
+        decode_responses=True,
+        socket_timeout=timeout,
+        socket_connect_timeout=2.0,
+        health_check_interval=5,
+        retry=Retry(ExponentialWithJitterBackoff(cap=0.5, base=0.05), 2),
+        retry_on_error=[RedisConnectionError, RedisTimeoutError],
+    )
+
+
+def digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def _pairs(flat: Sequence[str]) -> dict[str, str]:
+    return dict(zip(flat[::2], flat[1::2], strict=True))
+
+
+def parse_entry(log_id: str, fields: dict[str, str]) -> LogEntry:
+    """One stream entry as written by the scripts (see lua/_lib.lua) into a domain LogEntry."""
+    entry = LogEntry(id=log_id)
+    if (q := fields.get("q")) is not None:
+        entry.question = Question.from_flat(_STRINGS.decode(q))
+    if (o := fields.get("o")) is not None:
+        entry.queue = [] if o == "{}" else _STRINGS.decode(o)
+    if (s := fields.get("s")) is not None:
+        entry.screen = s
+    if (v := fields.get("v")) is not None:
+        qid, _, votes = v.partition(" ")
+        entry.votes = (qid, int(votes))
+    if (e := fields.get("e")) is not None:
+        entry.event = EventInfo.from_flat(_pairs(_STRINGS.decode(e)))
+    return entry
+
+
+class RedisStore:
+    """The event data in Redis. One instance per process, shared by every connection."""
+
+    def __init__(self, client: Redis, *, log_maxlen: int = 100_000) -> None:
+        self.client = client
+        self._scripts = Scripts(client)
+        self._maxlen = str(log_maxlen)
+
+    async def _call(self, operation: Callable[[], Awaitable[Any]]) -> Any:
+        try:
+            return await operation()
+        except (RedisConnectionError, RedisTimeoutError) as exc:
+            raise errors.Unavailable("the store is not answering; retry shortly") from exc
+        except ResponseError as exc:
+            if str(exc).startswith(("OOM", "MISCONF", "LOADING", "READONLY", "BUSY", "MASTERDOWN")):
+                raise errors.Unavailable("the store refuses writes right now; retry shortly") from exc
+            raise
+
+    async def _run(self, name: str, keys_: list[str], args: list[Any]) -> list[Any]:
+        """Run one script; a refusal becomes the matching domain error."""
+        reply: list[Any] = await self._call(lambda: self._scripts[name](keys=keys_, args=args))
+        code = reply[0]
+        if code == "ok":
+            return reply[1:]
+        if code == "rate_limited":
+            raise errors.RateLimited(int(reply[1]))
+        raise _ERRORS.get(code, errors.Rejected)(str(reply[1]) if len(reply) > 1 else code)
+
+    # --- events -------------------------------------------------------------------------------------
+
+    async def create_event(
+        self, slug: str, title: str, *, anonymous_allowed: bool, max_length: int, password_hash: str
+    ) -> str:
+        """Create an event; returns its screen token. Raises Rejected('exists') if the slug is taken."""
+        token = secrets.token_urlsafe(24)
+        reply: list[Any] = await self._call(
+            lambda: self._scripts["create_event"](
+                keys=[keys.meta(slug), keys.log(slug), keys.secrets(slug)],
+                args=[
+                    self._maxlen,
+                    slug,
+                    title,
+                    "1" if anonymous_allowed else "0",
+                    max_length,
+                    secrets.token_hex(16),
+                    password_hash,
+                    token,
+                    keys.SCHEMA_VERSION,
+                ],
+            )
+        )
+        if reply[0] == "exists":
+            raise errors.Rejected(f"event {slug!r} exists already")
+        await self.client.sadd(keys.events(), slug)
+        return token
+
+    async def event_slugs(self) -> list[str]:
+        return sorted(str(slug) for slug in await self.client.smembers(keys.events()))
+
+    async def event_info(self, slug: str) -> EventInfo | None:
+        fields: dict[str, str] = await self._call(lambda: self.client.hgetall(keys.meta(slug)))
+        return EventInfo.from_flat(fields) if fields else None
+
+    async def event_secret(self, slug: str, field: str) -> str:
+        """'password' (argon2 hash) or 'screen_token'; '' when the event doesn't exist."""
+        value: str | None = await self._call(lambda: self.client.hget(keys.secrets(slug), field))
+        return value or ""
+
+    async def set_secret(self, slug: str, field: str, value: str) -> None:
+        await self._call(lambda: self.client.hset(keys.secrets(slug), field, value))
+
+    async def set_event(self, slug: str, **fields: str) -> str:
+        """Change public settings (e.g. open='0'); returns the log id."""
+        flat = [item for pair in fields.items() for item in pair]
+        return str((await self._run("set_event", [keys.meta(slug), keys.log(slug)], [self._maxlen, *flat]))[0])
+
+    async def delete_event(self, slug: str) -> int:
+        """Remove every key of the event; returns how many were removed."""
+        removed = 0
+        async for key in self.client.scan_iter(match=keys.event_keys_pattern(slug), count=500):
+            removed += await self.client.unlink(key)
+        await self.client.srem(keys.events(), slug)
+        return removed
+
+    # --- state and log ------------------------------------------------------------------------------
+
+    async def load_state(self, slug: str) -> EventState:
+        """The event's whole state and the log id it is the state at, read atomically."""
+        meta, head, queue, questions = await self._run(
+            "snapshot",
+            [keys.meta(slug), keys.log(slug), keys.questions(slug), keys.queue(slug), keys.question_prefix(slug)],
+            [],
+        )
+        fields = _pairs(meta)
+        state = EventState(EventInfo.from_flat(fields), fields.get("epoch", ""), head)
+        for flat in questions:
+            if flat:
+                question = Question.from_flat(flat)
+                state.questions[question.id] = question
+        state.queue = list(queue)
+        state.screen = fields.get("screen", "")
+        return state
+
+    async def read_log(self, reader: Redis, slug: str, after: str, *, block_ms: int, count: int) -> list[LogEntry]:
+        """Entries after `after`, waiting up to block_ms for the first one. `reader` is a dedicated client."""
+        reply: Any = await reader.xread({keys.log(slug): after}, block=block_ms, count=count)
+        if not reply:
+            return []
+        return [parse_entry(log_id, fields) for log_id, fields in reply[0][1]]
+
+    async def range_log(self, slug: str, after: str, *, count: int) -> list[LogEntry]:
+        """Up to `count` entries strictly after `after`."""
+        reply: Any = await self._call(lambda: self.client.xrange(keys.log(slug), f"({after}", "+", count=count))
+        return [parse_entry(log_id, fields) for log_id, fields in reply]
+
+    async def first_log_id(self, slug: str) -> str:
+        """The oldest entry still in the log, or '' when it is empty."""
+        reply = await self._call(lambda: self.client.xrange(keys.log(slug), "-", "+", count=1))
+        return str(reply[0][0]) if reply else ""
+
+    # --- participants ---------------------------------------------------------------------------------
+
+    async def participant(self, slug: str, token: str) -> str:
+        """The participant id behind a token, or ''."""
+        if not token:
+            return ""
+        pid: str | None = await self._call(lambda: self.client.hget(keys.participant_tokens(slug), digest(token)))
+        return pid or ""
+
+    async def new_participant(self, slug: str) -> tuple[str, str]:
+        """A new participant: (id, token). Only a digest of the token is stored."""
+        pid, token = secrets.token_hex(6), secrets.token_urlsafe(24)
+        await self._call(lambda: self.client.hset(keys.participant_tokens(slug), digest(token), pid))
+        return pid, token
+
+    async def submit(
+        self,
+        slug: str,
+        pid: str,
+        cid: str,
+        text: str,
+        author: tuple[str, str, str],
+        shown: tuple[bool, bool, bool],
+        *,
+        rate: tuple[int, float],
+    ) -> tuple[str, str, str, bool]:
+        """Store a question once per (pid, cid). Returns (qid, log id, stored text, was it new)."""
+        qid, log_id, stored, kind = await self._run(
+            "submit",
+            [
+                keys.meta(slug),
+                keys.log(slug),
+                keys.seq(slug),
+                keys.submissions(slug),
+                keys.questions(slug),
+                keys.rate(slug, pid, "submit"),
+                keys.question_prefix(slug),
+            ],
+            [self._maxlen, pid, cid, text, *author, *("1" if s else "0" for s in shown), rate[0], rate[1]],
+        )
+        return str(qid), str(log_id), str(stored), kind == "new"
+
+    async def vote(self, slug: str, pid: str, qid: str, *, up: bool, rate: tuple[int, float]) -> str:
+        """Record or take back one participant's vote; returns the log id."""
+        reply = await self._run(
+            "vote",
+            [
+                keys.meta(slug),
+                keys.log(slug),
+                keys.question(slug, qid),
+                keys.voters(slug, qid),
+                keys.rate(slug, pid, "vote"),
+            ],
+            [self._maxlen, pid, qid, "up" if up else "down", ",".join(VOTABLE), rate[0], rate[1]],
+        )
+        return str(reply[1])
+
+    # --- moderation -----------------------------------------------------------------------------------
+
+    async def transition(
+        self, slug: str, qid: str, action: Action, *, by: str, owner: str = "", reason: str = ""
+    ) -> str:
+        """Apply a moderation action (or the asker's withdrawal) by the domain's table; returns the log id."""
+        reply = await self._run(
+            "transition",
+            [keys.meta(slug), keys.log(slug), keys.question(slug, qid), keys.queue(slug)],
+            [self._maxlen, qid, by, owner, reason, str(action), *transition_table(action)],
+        )
+        return str(reply[0])
+
+    async def edit(
+        self, slug: str, qid: str, text: str, *, by: str, owner: str, editable: frozenset[str], rev: int = 0
+    ) -> str:
+        reply = await self._run(
+            "edit",
+            [keys.meta(slug), keys.log(slug), keys.question(slug, qid)],
+            [self._maxlen, qid, by, owner, text, rev, ",".join(sorted(editable))],
+        )
+        return str(reply[0])
+
+    async def set_tags(self, slug: str, qid: str, tags: list[str], *, by: str) -> str:
+        reply = await self._run(
+            "tag",
+            [keys.meta(slug), keys.log(slug), keys.question(slug, qid)],
+            [self._maxlen, qid, by, json.dumps(tags)],
+        )
+        return str(reply[0])
+
+    async def move(self, slug: str, qid: str, *, before: str = "", after: str = "") -> str:
+        where, other = ("BEFORE", before) if before else ("AFTER", after)
+        reply = await self._run(
+            "move", [keys.meta(slug), keys.log(slug), keys.queue(slug)], [self._maxlen, qid, where, other]
+        )
+        return str(reply[0])
+
+    async def pin(self, slug: str, qid: str, *, pinned: bool, by: str) -> str:
+        reply = await self._run(
+            "pin",
+            [keys.meta(slug), keys.log(slug), keys.question(slug, qid), keys.queue(slug)],
+            [self._maxlen, qid, by, "1" if pinned else "0"],
+        )
+        return str(reply[0])
+
+    async def show(self, slug: str, qid: str) -> str:
+        """Put a question on the screen ('' clears it); returns the log id, '' if nothing changed."""
+        reply = await self._run(
+            "screen",
+            [keys.meta(slug), keys.log(slug), keys.question_prefix(slug)],
+            [self._maxlen, qid, ",".join(SHOWABLE)],
+        )
+        return str(reply[0])
+
+    # --- moderator sessions -------------------------------------------------------------------------
+
+    async def create_session(self, slug: str, moderator: str) -> str:
+        """A new session id for a moderator who just logged in; only its digest is a key."""
+        sid = secrets.token_urlsafe(32)
+        value = json.dumps({"name": moderator, "created": int(time.time() * 1000)})
+        await self._call(lambda: self.client.set(keys.session(slug, digest(sid)), value, ex=SESSION_IDLE_S))
+        return sid
+
+    async def session(self, slug: str, sid: str) -> str:
+        """The moderator's name for a live session (extending its idle expiry), or ''."""
+        if not sid:
+            return ""
+        key = keys.session(slug, digest(sid))
+        value: str | None = await self._call(lambda: self.client.getex(key, ex=SESSION_IDLE_S))
+        if not value:
+            return ""
+        data = json.loads(value)
+        if int(time.time() * 1000) - int(data["created"]) > SESSION_ABSOLUTE_MS:
+            await self.client.delete(key)
+            return ""
+        return str(data["name"])
+
+    async def end_session(self, slug: str, sid: str) -> None:
+        await self._call(lambda: self.client.delete(keys.session(slug, digest(sid))))
+
+    # --- durability -----------------------------------------------------------------------------------
+
+    async def durability(self) -> str:
+        """How durable an acknowledged write is on this Redis: 'always', 'everysec', 'no', 'off' or 'unknown'."""
+        try:
+            config = await self.client.config_get("append*")
+        except ResponseError:
+            return "unknown"  # CONFIG is disabled on managed Redis
+        if config.get("appendonly") != "yes":
+            return "off"
+        return str(config.get("appendfsync", "unknown"))

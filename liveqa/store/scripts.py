@@ -1,0 +1,38 @@
+"""The Lua scripts, loaded once per client. Each file is prefixed with _lib.lua's helpers."""
+
+from __future__ import annotations
+
+from importlib.resources import files
+
+from redis.asyncio import Redis
+from redis.commands.core import AsyncScript
+
+NAMES = (
+    "create_event",
+    "submit",
+    "vote",
+    "transition",
+    "edit",
+    "tag",
+    "move",
+    "pin",
+    "screen",
+    "set_event",
+    "snapshot",
+)
+
+
+def source(name: str) -> str:
+    """The full text Redis runs for one script: the shared helpers, then the script."""
+    lua = files("liveqa.store").joinpath("lua")
+    return lua.joinpath("_lib.lua").read_text("utf-8") + lua.joinpath(f"{name}.lua").read_text("utf-8")
+
+
+class Scripts:
+    """Every script registered on one client; each runs by EVALSHA and reloads itself after NOSCRIPT."""
+
+    def __init__(self, client: Redis) -> None:
+        self._scripts = {name: client.register_script(source(name)) for name in NAMES}
+
+    def __getitem__(self, name: str) -> AsyncScript:
+        return self._scripts[name]

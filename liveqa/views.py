@@ -1,0 +1,160 @@
+"""What each audience sees of the event state and of each log entry: the only place private fields are dropped."""
+
+from __future__ import annotations
+
+import enum
+
+from liveqa import protocol as p
+from liveqa.domain.model import Question
+from liveqa.domain.state import EventState, LogEntry
+
+
+class Audience(enum.StrEnum):
+    PUBLIC = "public"  # participants
+    MODERATOR = "moderator"
+    SCREEN = "screen"
+
+
+def public_question(q: Question) -> p.PublicQuestion:
+    return p.PublicQuestion(
+        id=q.id,
+        text=q.text,
+        status=q.status,
+        votes=q.votes,
+        pinned=q.pinned,
+        tags=q.tags,
+        name=q.name if q.show_name else "",
+        organisation=q.organisation if q.show_organisation else "",
+        country=q.country if q.show_country else "",
+        created=q.created,
+        answered=q.answered,
+    )
+
+
+def own_question(q: Question) -> p.OwnQuestion:
+    return p.OwnQuestion(
+        id=q.id,
+        cid=q.cid,
+        text=q.text,
+        status=q.status,
+        reason=q.reason,
+        votes=q.votes,
+        name=q.name,
+        organisation=q.organisation,
+        country=q.country,
+        show_name=q.show_name,
+        show_organisation=q.show_organisation,
+        show_country=q.show_country,
+        created=q.created,
+        rev=q.rev,
+    )
+
+
+def moderator_question(q: Question) -> p.ModeratorQuestion:
+    return p.ModeratorQuestion(
+        id=q.id,
+        pid=q.pid,
+        text=q.text,
+        original=q.original,
+        status=q.status,
+        reason=q.reason,
+        votes=q.votes,
+        pinned=q.pinned,
+        tags=q.tags,
+        name=q.name,
+        organisation=q.organisation,
+        country=q.country,
+        show_name=q.show_name,
+        show_organisation=q.show_organisation,
+        show_country=q.show_country,
+        created=q.created,
+        updated=q.updated,
+        answered=q.answered,
+        rev=q.rev,
+        by=q.by,
+    )
+
+
+def screen_question(q: Question) -> p.ScreenQuestion:
+    return p.ScreenQuestion(
+        id=q.id,
+        text=q.text,
+        name=q.name if q.show_name else "",
+        organisation=q.organisation if q.show_organisation else "",
+        country=q.country if q.show_country else "",
+    )
+
+
+def on_screen(state: EventState) -> p.ScreenQuestion | None:
+    question = state.questions.get(state.screen)
+    return screen_question(question) if question is not None else None
+
+
+def snapshot(state: EventState, audience: Audience, pid: str = "") -> p.Outbound:
+    """The whole state as one audience may see it; a participant's own questions when `pid` is given."""
+    if audience is Audience.MODERATOR:
+        return p.ModeratorSnapshot(
+            id=state.head,
+            epoch=state.epoch,
+            questions=[moderator_question(q) for q in state.questions.values()],
+            queue=state.queue,
+            screen=state.screen,
+        )
+    if audience is Audience.SCREEN:
+        return p.ScreenSnapshot(
+            id=state.head, epoch=state.epoch, event=p.EventView.of(state.info), question=on_screen(state)
+        )
+    return p.PublicSnapshot(
+        id=state.head,
+        epoch=state.epoch,
+        questions=[public_question(q) for q in state.questions.values() if q.public],
+        queue=state.queue,
+        screen=state.screen,
+        mine=[own_question(q) for q in state.questions.values() if q.pid == pid] if pid else [],
+    )
+
+
+def frames(entry: LogEntry, before: Question | None, *, known: bool) -> dict[Audience, p.Outbound | None]:
+    """The frame participants and moderators get for one entry; None where it changes nothing they see.
+
+    `before` is the entry's question as it was before the entry; `known` says whether that is known (it is
+    live, not when replaying from the store: then a question that is not public is announced as removed,
+    which a client that never had it ignores). Screens follow the live state instead (see `screen_frame`).
+    """
+    if entry.event is not None:
+        event_frame = p.EventChanged(id=entry.id, event=p.EventView.of(entry.event))
+        return {Audience.PUBLIC: event_frame, Audience.MODERATOR: event_frame}
+    if entry.votes is not None:
+        frame = p.Votes(id=entry.id, votes=dict([entry.votes]))
+        return {Audience.PUBLIC: frame, Audience.MODERATOR: frame}
+    q = entry.question
+    moderator = p.ModeratorUpdate(
+        id=entry.id, question=moderator_question(q) if q else None, queue=entry.queue, screen=entry.screen
+    )
+    public = p.PublicUpdate(id=entry.id, queue=entry.queue, screen=entry.screen)
+    if q is not None:
+        if q.public:
+            public.question = public_question(q)
+        elif not known or (before is not None and before.public):
+            public.removed = q.id
+    visible = public.question or public.removed or public.queue is not None or public.screen is not None
+    return {Audience.PUBLIC: public if visible else None, Audience.MODERATOR: moderator}
+
+
+def own_frame(entry: LogEntry) -> tuple[str, p.Own] | None:
+    """(asker's participant id, frame) when the entry changes a question; sent to that participant alone."""
+    if entry.question is None:
+        return None
+    return entry.question.pid, p.Own(id=entry.id, question=own_question(entry.question))
+
+
+def screen_frame(entry: LogEntry, screen_before: str, state: EventState) -> p.Outbound | None:
+    """The screen's frame for a live entry, `state` having applied it: when what is on screen changed."""
+    if entry.event is not None:
+        return p.EventChanged(id=entry.id, event=p.EventView.of(entry.event))
+    touched = entry.question is not None and entry.question.id == state.screen
+    if entry.screen is None and not touched:
+        return None
+    if entry.screen is not None and entry.screen == screen_before and not touched:
+        return None
+    return p.ScreenUpdate(id=entry.id, question=on_screen(state))

@@ -1,0 +1,155 @@
+"""HTTP routes: the three pages, moderator login and logout, the join QR code, and health checks."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import segno
+from starlette.requests import Request
+from starlette.responses import FileResponse, JSONResponse, PlainTextResponse, RedirectResponse, Response
+
+from liveqa import auth
+from liveqa.domain import errors
+from liveqa.store.redis import SESSION_IDLE_S
+from liveqa.web.services import Services
+
+logger = logging.getLogger(__name__)
+
+
+def _services(request: Request) -> Services:
+    services: Services = request.app.state.services
+    return services
+
+
+def _page(request: Request, name: str, status_code: int = 200) -> Response:
+    path = Path(_services(request).settings.static_dir) / name
+    return FileResponse(path, status_code=status_code, headers={"cache-control": "no-cache"})
+
+
+async def _event_exists(request: Request) -> bool:
+    return await _services(request).store.event_info(request.path_params["slug"]) is not None
+
+
+async def index(request: Request) -> Response:
+    return _page(request, "index.html")
+
+
+async def participant_page(request: Request) -> Response:
+    if not await _event_exists(request):
+        return _page(request, "not-found.html", 404)
+    return _page(request, "participant.html")
+
+
+async def moderator_page(request: Request) -> Response:
+    services, slug = _services(request), request.path_params["slug"]
+    if not await _event_exists(request):
+        return _page(request, "not-found.html", 404)
+    if await services.store.session(slug, request.cookies.get(auth.SESSION_COOKIE, "")):
+        return _page(request, "moderator.html")
+    return _page(request, "login.html")
+
+
+async def screen_page(request: Request) -> Response:
+    services, slug = _services(request), request.path_params["slug"]
+    if not await _event_exists(request):
+        return _page(request, "not-found.html", 404)
+    expected = await services.store.event_secret(slug, "screen_token")
+    if not auth.same_secret(expected, request.query_params.get("token", "")):
+        return _page(request, "forbidden.html", 403)
+    return _page(request, "screen.html")
+
+
+def _same_origin(request: Request) -> bool:
+    """CSRF defence for form posts: the browser says where the form came from; it must be here."""
+    origin = request.headers.get("origin")
+    if origin is None and (referer := request.headers.get("referer")):
+        origin = "/".join(referer.split("/", 3)[:3])
+    return auth.origin_allowed(
+        origin, request.headers.get("host"), request.url.scheme, _services(request).allowed_origins()
+    )
+
+
+async def login(request: Request) -> Response:
+    services, slug = _services(request), request.path_params["slug"]
+    target = f"/e/{slug}/moderate"
+    if not _same_origin(request):
+        return PlainTextResponse("cross-site login refused", status_code=403)
+    form = await request.form()
+    name = " ".join(str(form.get("name", "")).split())[:40]
+    password = str(form.get("password", ""))
+    stored = await services.store.event_secret(slug, "password")
+    if not name or not auth.check_password(stored, password):
+        logger.info("moderator login failed", extra={"event": slug})
+        return RedirectResponse(f"{target}?failed=1", status_code=303)
+    sid = await services.store.create_session(slug, name)
+    logger.info("moderator logged in", extra={"event": slug})
+    response = RedirectResponse(target, status_code=303)
+    response.set_cookie(
+        auth.SESSION_COOKIE,
+        sid,
+        max_age=12 * 3600,
+        path="/",
+        httponly=True,
+        samesite="strict",
+        secure=services.settings.https,
+    )
+    return response
+
+
+async def logout(request: Request) -> Response:
+    services, slug = _services(request), request.path_params["slug"]
+    if not _same_origin(request):
+        return PlainTextResponse("cross-site logout refused", status_code=403)
+    if sid := request.cookies.get(auth.SESSION_COOKIE):
+        await services.store.end_session(slug, sid)
+    response = RedirectResponse(f"/e/{slug}/moderate", status_code=303)
+    response.delete_cookie(auth.SESSION_COOKIE, path="/")
+    return response
+
+
+async def qr_code(request: Request) -> Response:
+    """An SVG QR code of the participant link, for the projector page."""
+    services, slug = _services(request), request.path_params["slug"]
+    if not await _event_exists(request):
+        return PlainTextResponse("unknown event", status_code=404)
+    svg = segno.make(f"{services.settings.base_url()}/e/{slug}", error="m").svg_inline(scale=8, border=2)
+    return Response(svg, media_type="image/svg+xml", headers={"cache-control": "max-age=3600"})
+
+
+async def event_info(request: Request) -> Response:
+    """Public facts about an event, for pages before their socket opens."""
+    info = await _services(request).store.event_info(request.path_params["slug"])
+    if info is None:
+        return JSONResponse({"error": "unknown_event"}, status_code=404)
+    return JSONResponse(
+        {
+            "slug": info.slug,
+            "title": info.title,
+            "anonymous_allowed": info.anonymous_allowed,
+            "open": info.open,
+            "max_length": info.max_length,
+        }
+    )
+
+
+async def livez(request: Request) -> Response:
+    """The process is alive (no dependency checked)."""
+    return JSONResponse({"status": "ok"})
+
+
+async def readyz(request: Request) -> Response:
+    """Ready to serve: Redis answers, and how durable an acknowledged question is."""
+    services = _services(request)
+    if getattr(request.app.state, "draining", False):
+        return JSONResponse({"status": "draining"}, status_code=503)
+    try:
+        await services.store.client.ping()
+        durability = await services.store.durability()
+    except (errors.Rejected, OSError, ConnectionError, TimeoutError) as exc:
+        return JSONResponse({"status": "unavailable", "error": type(exc).__name__}, status_code=503)
+    except Exception as exc:  # redis-py's own errors
+        if type(exc).__module__.startswith("redis"):
+            return JSONResponse({"status": "unavailable", "error": type(exc).__name__}, status_code=503)
+        raise
+    return JSONResponse({"status": "ready", "appendfsync": durability, "session_idle_s": SESSION_IDLE_S})

@@ -1,0 +1,418 @@
+"""The three WebSocket endpoints: participant, moderator, screen. Decode, act, reply; the hub does fan-out.
+
+Every socket starts with `hello`; state reaches the client through the event log (via the hub), and
+direct replies (ack, done, error) go only to the sender. Rule violations come back as `error` frames and
+the socket stays open; only connection-level abuse closes it, with a documented code.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import secrets
+import time
+from collections import deque
+
+import msgspec
+from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
+
+from liveqa import auth, protocol as p
+from liveqa.connection import Connection
+from liveqa.domain import errors, rules, text as texts
+from liveqa.domain.model import Status
+from liveqa.domain.rules import Action
+from liveqa.hub import EventFeed
+from liveqa.views import Audience
+from liveqa.web.services import Services
+
+logger = logging.getLogger(__name__)
+
+# Close codes (see docs/protocol.md).
+UNSUPPORTED_DATA = 1003  # a binary frame: this protocol is text only
+POLICY = 1008  # bad credentials, or too many invalid messages
+TRY_LATER = 1013  # the store is unavailable at connect
+LOGIN_REQUIRED = 4001  # moderator session missing, expired or ended
+UNKNOWN_EVENT = 4004
+
+HELLO_TIMEOUT_S = 10.0
+_QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"")
+
+
+def _describe(exc: msgspec.MsgspecError) -> tuple[str, str]:
+    """An error code and a detail that says where the message is wrong without echoing what it contained."""
+    if isinstance(exc, msgspec.ValidationError):
+        return "invalid_message", _QUOTED.sub("…", str(exc))
+    return "malformed_json", "the frame is not valid JSON"
+
+
+class Session:
+    """One accepted socket: its connection (writer), its feed, and the invalid-message budget."""
+
+    def __init__(
+        self, websocket: WebSocket, services: Services, feed: EventFeed, conn: Connection, *, sid: str = ""
+    ) -> None:
+        self.websocket = websocket
+        self.sid = sid  # a moderator's session id, checked again on every action
+        self.services = services
+        self.feed = feed
+        self.conn = conn
+        self.slug = feed.slug
+        self._invalid: deque[float] = deque()
+
+    def reply(self, frame: p.Outbound) -> None:
+        self.conn.offer(p.encode(frame))
+
+    def invalid(self, code: str, detail: str) -> None:
+        """Report an invalid message; too many in a minute close the socket (1008)."""
+        now = time.monotonic()
+        self._invalid.append(now)
+        while self._invalid and now - self._invalid[0] > 60:
+            self._invalid.popleft()
+        self.reply(p.Error(code=code, detail=detail))
+        if len(self._invalid) >= self.services.settings.invalid_limit:
+            self.conn.shut(POLICY, "too many invalid messages")
+
+
+async def _refuse_handshake(websocket: WebSocket, services: Services) -> bool:
+    """Refuse (HTTP 403) a handshake from a foreign origin or one offering only other subprotocols."""
+    origin = websocket.headers.get("origin")
+    if not auth.origin_allowed(origin, websocket.headers.get("host"), websocket.url.scheme, services.allowed_origins()):
+        logger.warning("websocket refused: origin not allowed", extra={"path": websocket.url.path})
+        await websocket.close(POLICY)
+        return True
+    offered = websocket.scope.get("subprotocols") or []
+    if offered and p.SUBPROTOCOL not in offered:
+        await websocket.close(POLICY)
+        return True
+    return False
+
+
+async def _accept(websocket: WebSocket) -> None:
+    offered = websocket.scope.get("subprotocols") or []
+    await websocket.accept(subprotocol=p.SUBPROTOCOL if p.SUBPROTOCOL in offered else None)
+
+
+async def _receive_text(session: Session) -> str | None:
+    """The next text frame, or None when the client left or must be closed."""
+    message = await session.websocket.receive()
+    if message["type"] == "websocket.disconnect":
+        return None
+    if message.get("text") is None:
+        session.conn.shut(UNSUPPORTED_DATA, "text frames only")
+        return None
+    return str(message["text"])
+
+
+async def _await_hello(websocket: WebSocket, decode: type[p.Hello] | None = None) -> p.Hello | None:
+    """The first frame must be a valid hello, within HELLO_TIMEOUT_S; otherwise the socket is closed."""
+    try:
+        async with asyncio.timeout(HELLO_TIMEOUT_S):
+            message = await websocket.receive()
+    except TimeoutError:
+        await websocket.close(POLICY, "hello expected")
+        return None
+    if message["type"] == "websocket.disconnect":
+        return None
+    if message.get("text") is None:
+        await websocket.close(UNSUPPORTED_DATA, "text frames only")
+        return None
+    try:
+        hello = msgspec.json.decode(message["text"], type=p.Hello)
+    except msgspec.MsgspecError as exc:
+        code, detail = _describe(exc)
+        await websocket.send_text(p.encode(p.Error(code="hello_expected", detail=f"{code}: {detail}")))
+        await websocket.close(POLICY, "hello expected")
+        return None
+    return hello
+
+
+async def _serve(session: Session, hello: p.Hello, welcome: p.Welcome, handle: _Handler) -> None:
+    """Welcome, attach to the feed (replay or snapshot), then read frames until the client leaves."""
+    conn = session.conn
+    conn.offer(p.encode(welcome))
+    writer = asyncio.create_task(conn.run(), name="writer")
+    try:
+        await session.feed.attach(conn, hello.epoch, hello.last_id)
+        while not conn.close_code:
+            text = await _receive_text(session)
+            if text is None:
+                break
+            await handle(session, text)
+    except WebSocketDisconnect:
+        pass
+    finally:
+        session.feed.detach(conn)
+        if not conn.close_code and session.websocket.application_state is WebSocketState.CONNECTED:
+            writer.cancel()
+        try:
+            await writer
+        except (asyncio.CancelledError, WebSocketDisconnect, OSError, RuntimeError):
+            pass
+
+
+class _Handler:
+    async def __call__(self, session: Session, text: str) -> None: ...
+
+
+async def _open(websocket: WebSocket, audience: Audience) -> tuple[Services, EventFeed] | None:
+    services: Services = websocket.app.state.services
+    if await _refuse_handshake(websocket, services):
+        return None
+    slug = websocket.path_params["slug"]
+    try:
+        feed = await services.hub.feed(slug)
+    except errors.UnknownEvent:
+        await _accept(websocket)
+        await websocket.close(UNKNOWN_EVENT, "unknown event")
+        return None
+    except errors.Unavailable:
+        await _accept(websocket)
+        await websocket.close(TRY_LATER, "store unavailable")
+        return None
+    await _accept(websocket)
+    return services, feed
+
+
+def _connection(
+    websocket: WebSocket, services: Services, audience: Audience, pid: str = "", name: str = ""
+) -> Connection:
+    async def close(code: int, reason: str) -> None:
+        if websocket.application_state is WebSocketState.CONNECTED:
+            await websocket.close(code, reason)
+
+    return Connection(
+        websocket.send_text,
+        close,
+        audience,
+        pid=pid,
+        name=name,
+        max_frames=services.settings.max_frames_queued,
+        max_bytes=services.settings.max_bytes_queued,
+    )
+
+
+# --- participant -------------------------------------------------------------------------------------
+
+
+async def participant(websocket: WebSocket) -> None:
+    opened = await _open(websocket, Audience.PUBLIC)
+    if opened is None:
+        return
+    services, feed = opened
+    hello = await _await_hello(websocket)
+    if hello is None:
+        return
+    try:
+        pid = await services.store.participant(feed.slug, hello.token)
+        token = hello.token
+        if not pid:
+            pid, token = await services.store.new_participant(feed.slug)
+    except errors.Unavailable:
+        await websocket.close(TRY_LATER, "store unavailable")
+        return
+    conn = _connection(websocket, services, Audience.PUBLIC, pid)
+    session = Session(websocket, services, feed, conn)
+    welcome = p.Welcome(
+        role="participant", event=p.EventView.of(feed.state.info), epoch=feed.state.epoch, pid=pid, token=token
+    )
+    await _serve(session, hello, welcome, _participant_frame)  # type: ignore[arg-type]
+
+
+async def _participant_frame(session: Session, text: str) -> None:
+    try:
+        message = p.decode_participant(text)
+    except msgspec.MsgspecError as exc:
+        session.invalid(*_describe(exc))
+        return
+    store, slug, pid = session.services.store, session.slug, session.conn.pid
+    settings = session.services.settings
+    cid = message.cid if isinstance(message, p.Submit) else ""
+    try:
+        match message:
+            case p.Submit():
+                info = session.feed.state.info
+                body = texts.clean(message.text, max_length=info.max_length)
+                author = rules.check_author(
+                    message.name, message.organisation, message.country, anonymous_allowed=info.anonymous_allowed
+                )
+                shown = (
+                    (message.show_name, message.show_organisation, message.show_country)
+                    if author[0]
+                    else (
+                        False,
+                        False,
+                        False,
+                    )
+                )
+                rate = (settings.submit_burst, settings.submit_per_minute / 60)
+                qid, log_id, stored, _ = await store.submit(slug, pid, message.cid, body, author, shown, rate=rate)
+                session.reply(p.Ack(cid=message.cid, qid=qid, id=log_id, text=stored))
+            case p.Edit():
+                body = texts.clean(message.text, max_length=session.feed.state.info.max_length)
+                await store.edit(slug, message.qid, body, by="", owner=pid, editable=_names(rules.ASKER_EDITABLE))
+            case p.Withdraw():
+                await store.transition(slug, message.qid, Action.WITHDRAW, by="", owner=pid)
+            case p.Upvote() | p.Unvote():
+                rate = (settings.vote_burst, settings.vote_per_minute / 60)
+                await store.vote(slug, pid, message.qid, up=isinstance(message, p.Upvote), rate=rate)
+            case p.Ping():
+                session.reply(p.Pong())
+            case p.Hello():
+                session.invalid("unexpected_hello", "hello is only the first frame")
+    except errors.Rejected as exc:
+        session.reply(_error(exc, cid=cid))
+
+
+def _names(statuses: frozenset[Status]) -> frozenset[str]:
+    return frozenset(str(s) for s in statuses)
+
+
+def _error(exc: errors.Rejected, *, cid: str = "", ref: str = "") -> p.Error:
+    retry = (
+        exc.retry_after_ms
+        if isinstance(exc, errors.RateLimited)
+        else 1000
+        if isinstance(exc, errors.Unavailable)
+        else 0
+    )
+    if isinstance(exc, errors.Unavailable):
+        logger.warning("store unavailable", extra={"error": exc.detail})
+    return p.Error(code=exc.code, detail=exc.detail, cid=cid, ref=ref, retry_after_ms=retry)
+
+
+# --- moderator ---------------------------------------------------------------------------------------
+
+
+async def moderator(websocket: WebSocket) -> None:
+    opened = await _open(websocket, Audience.MODERATOR)
+    if opened is None:
+        return
+    services, feed = opened
+    sid = websocket.cookies.get(auth.SESSION_COOKIE, "")
+    try:
+        name = await services.store.session(feed.slug, sid)
+    except errors.Unavailable:
+        await websocket.close(TRY_LATER, "store unavailable")
+        return
+    if not name:
+        await websocket.close(LOGIN_REQUIRED, "login required")
+        return
+    hello = await _await_hello(websocket)
+    if hello is None:
+        return
+    conn = _connection(websocket, services, Audience.MODERATOR, name=name)
+    session = Session(websocket, services, feed, conn, sid=sid)
+    welcome = p.Welcome(role="moderator", event=p.EventView.of(feed.state.info), epoch=feed.state.epoch, moderator=name)
+    try:
+        _announce_presence(feed, joining=name)
+        await _serve(session, hello, welcome, _moderator_frame)  # type: ignore[arg-type]
+    finally:
+        _announce_presence(feed)
+
+
+def _announce_presence(feed: EventFeed, joining: str = "") -> None:
+    names = sorted({c.name for c in feed.connections(Audience.MODERATOR)} - {""})
+    if joining and joining not in names:
+        names = sorted([*names, joining])
+    feed.broadcast(Audience.MODERATOR, p.Presence(moderators=names))
+
+
+async def _moderator_frame(session: Session, text: str) -> None:
+    try:
+        message = p.decode_moderator(text)
+    except msgspec.MsgspecError as exc:
+        session.invalid(*_describe(exc))
+        return
+    if isinstance(message, p.Ping):
+        session.reply(p.Pong())
+        return
+    if isinstance(message, p.Hello):
+        session.invalid("unexpected_hello", "hello is only the first frame")
+        return
+    store, slug = session.services.store, session.slug
+    ref = message.ref
+    try:
+        # Sessions are checked on every action: a logout elsewhere or an expiry ends this socket at once.
+        name = await store.session(slug, session.sid)
+        if not name:
+            session.conn.shut(LOGIN_REQUIRED, "login required")
+            return
+        log_id = await _moderate(session, message, name)
+        session.reply(p.Done(ref=ref, id=log_id))
+    except errors.Rejected as exc:
+        session.reply(_error(exc, ref=ref))
+
+
+async def _moderate(session: Session, message: p.ModeratorMessage, name: str) -> str:
+    store, slug = session.services.store, session.slug
+    match message:
+        case p.Approve() | p.Archive() | p.Restore() | p.Answer() | p.Reopen():
+            action = Action(str(type(message).__struct_config__.tag))
+            return await store.transition(slug, message.qid, action, by=name)
+        case p.Reject():
+            reason = " ".join(message.reason.split())
+            if not reason:
+                raise errors.BadTransition("a rejection needs a reason")
+            return await store.transition(slug, message.qid, Action.REJECT, by=name, reason=reason)
+        case p.ModeratorEdit():
+            body = texts.clean(message.text, max_length=max(session.feed.state.info.max_length, 2000))
+            return await store.edit(
+                slug, message.qid, body, by=name, owner="", editable=_names(rules.MODERATOR_EDITABLE), rev=message.rev
+            )
+        case p.SetTags():
+            return await store.set_tags(slug, message.qid, rules.check_tags(message.tags), by=name)
+        case p.Move():
+            if bool(message.before) == bool(message.after):
+                raise errors.BadTransition("name exactly one of before and after")
+            return await store.move(slug, message.qid, before=message.before, after=message.after)
+        case p.Pin() | p.Unpin():
+            return await store.pin(slug, message.qid, pinned=isinstance(message, p.Pin), by=name)
+        case p.Show():
+            return await store.show(slug, message.qid)
+        case p.ClearScreen():
+            return await store.show(slug, "")
+        case p.SetOpen():
+            return await store.set_event(slug, open="1" if message.open else "0")
+    raise errors.Rejected("unsupported action")
+
+
+# --- screen ------------------------------------------------------------------------------------------
+
+
+async def screen(websocket: WebSocket) -> None:
+    opened = await _open(websocket, Audience.SCREEN)
+    if opened is None:
+        return
+    services, feed = opened
+    hello = await _await_hello(websocket)
+    if hello is None:
+        return
+    try:
+        expected = await services.store.event_secret(feed.slug, "screen_token")
+    except errors.Unavailable:
+        await websocket.close(TRY_LATER, "store unavailable")
+        return
+    if not auth.same_secret(expected, hello.token):
+        await websocket.close(POLICY, "invalid screen token")
+        return
+    conn = _connection(websocket, services, Audience.SCREEN)
+    session = Session(websocket, services, feed, conn)
+    welcome = p.Welcome(role="screen", event=p.EventView.of(feed.state.info), epoch=feed.state.epoch)
+    await _serve(session, hello, welcome, _screen_frame)  # type: ignore[arg-type]
+
+
+async def _screen_frame(session: Session, text: str) -> None:
+    try:
+        message = p.decode_screen(text)
+    except msgspec.MsgspecError as exc:
+        session.invalid(*_describe(exc))
+        return
+    if isinstance(message, p.Ping):
+        session.reply(p.Pong())
+    else:
+        session.invalid("unexpected_hello", "hello is only the first frame")
+
+
+def new_ref() -> str:
+    return secrets.token_hex(4)
