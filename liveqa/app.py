@@ -8,9 +8,11 @@ from collections.abc import AsyncIterator
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
+from starlette.convertors import Convertor, register_url_convertor
 from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 
+from liveqa.domain.rules import SLUG
 from liveqa.hub import BLOCK_MS, Hub
 from liveqa.settings import Settings
 from liveqa.store import RedisStore
@@ -20,6 +22,21 @@ from liveqa.web.headers import SecurityHeaders
 from liveqa.web.services import Services
 
 logger = logging.getLogger(__name__)
+
+
+class SlugConvertor(Convertor[str]):
+    """Event slugs in paths: anything else is a 404 before a handler or a Redis key sees it."""
+
+    regex = SLUG.pattern
+
+    def convert(self, value: str) -> str:
+        return value
+
+    def to_string(self, value: str) -> str:
+        return value
+
+
+register_url_convertor("slug", SlugConvertor())
 
 
 def create_app(settings: Settings | None = None) -> Starlette:
@@ -51,7 +68,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             await client.aclose()
             await reader.aclose()
 
-    slug = "{slug:str}"
+    slug = "{slug:slug}"
     return Starlette(
         routes=[
             Route("/", pages.index),

@@ -279,7 +279,7 @@ class EventView(msgspec.Struct, kw_only=True):
 # --- what the server sends -----------------------------------------------------------------------
 
 
-class Outbound(msgspec.Struct, tag_field="type", kw_only=True):
+class Outbound(msgspec.Struct, tag_field="type", kw_only=True, omit_defaults=True):
     """What the server sends."""
 
 

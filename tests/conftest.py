@@ -1,0 +1,106 @@
+"""Fixtures: a real redis-server, events in it, and the app served by uvicorn in the test's own loop."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+import uvicorn
+from redis.asyncio import Redis
+
+from liveqa import operations
+from liveqa.app import create_app
+from liveqa.embedded import free_port
+from liveqa.settings import Settings
+from liveqa.store import RedisStore
+from liveqa.store.redis import connect
+from tests.helpers import EventFixture
+from tests.redis_server import RedisProcess
+
+MODERATOR_PASSWORD = "correct horse battery"
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """LIVEQA_TEST_REDIS_URL if set, else a throwaway redis-server on a free loopback port (never skipped)."""
+    if url := os.environ.get("LIVEQA_TEST_REDIS_URL"):
+        yield url
+        return
+    server = RedisProcess(tmp_path_factory.mktemp("redis"), persistent=False).start()
+    try:
+        yield server.url
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+async def redis_client(redis_url: str) -> AsyncIterator[Redis]:
+    client = connect(redis_url)
+    yield client
+    await client.aclose()
+
+
+@pytest.fixture
+async def store(redis_client: Redis) -> RedisStore:
+    return RedisStore(redis_client)
+
+
+@pytest.fixture
+async def event(store: RedisStore) -> AsyncIterator[EventFixture]:
+    """A fresh event with a unique slug (tests share one Redis), deleted afterwards."""
+    slug = f"t-{secrets.token_hex(5)}"
+    token = await operations.create_event(store, slug, "Test dialogue", password=MODERATOR_PASSWORD)
+    yield EventFixture(slug=slug, screen_token=token, password=MODERATOR_PASSWORD)
+    await store.delete_event(slug)
+
+
+@pytest.fixture
+async def anonymous_event(store: RedisStore) -> AsyncIterator[EventFixture]:
+    slug = f"a-{secrets.token_hex(5)}"
+    token = await operations.create_event(
+        store, slug, "Open dialogue", password=MODERATOR_PASSWORD, anonymous_allowed=True
+    )
+    yield EventFixture(slug=slug, screen_token=token, password=MODERATOR_PASSWORD)
+    await store.delete_event(slug)
+
+
+async def serve(settings: Settings) -> AsyncIterator[str]:
+    """Run the app with uvicorn in this loop on a free port; yields its base URL."""
+    port = free_port()
+    config = uvicorn.Config(
+        create_app(settings),
+        host="127.0.0.1",
+        port=port,
+        ws="websockets-sansio",
+        ws_max_size=settings.max_message_bytes,
+        ws_per_message_deflate=False,
+        log_level="warning",
+        lifespan="on",
+    )
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        if task.done():
+            task.result()
+        await asyncio.sleep(0.01)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        await task
+
+
+@pytest.fixture
+def settings(redis_url: str) -> Settings:
+    return Settings(redis_url=redis_url, static_dir=str(Path(__file__).parent.parent / "static"))
+
+
+@pytest.fixture
+async def server(settings: Settings) -> AsyncIterator[str]:
+    """The app on a free loopback port; yields http://127.0.0.1:<port>."""
+    async for url in serve(settings):
+        yield url

@@ -1,0 +1,163 @@
+"""A real WebSocket client for tests, speaking liveqa.v1, and small helpers around it."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed
+
+# Scale every timeout on slow machines: LIVEQA_TEST_TIMEOUT_FACTOR=3
+SECOND = float(os.environ.get("LIVEQA_TEST_TIMEOUT_FACTOR", "1"))
+
+
+@dataclass(frozen=True)
+class EventFixture:
+    slug: str
+    screen_token: str
+    password: str
+
+
+def ws_url(base: str, slug: str, role: str) -> str:
+    return f"{base.replace('http://', 'ws://', 1)}/ws/e/{slug}/{role}"
+
+
+def cid() -> str:
+    return uuid.uuid4().hex
+
+
+async def login(base: str, slug: str, password: str, name: str = "Mod") -> str:
+    """Log a moderator in over HTTP; returns the session cookie's value."""
+    async with httpx.AsyncClient(base_url=base) as http:
+        response = await http.post(f"/e/{slug}/login", data={"name": name, "password": password})
+        assert response.status_code == 303, response.text
+        sid = response.cookies.get("liveqa_session")
+        assert sid, "login set no session cookie"
+        return sid
+
+
+@dataclass
+class Client:
+    """One socket. Every frame received is kept in `frames`; `last_id` follows the log ids seen."""
+
+    ws: ClientConnection
+    frames: list[dict[str, Any]] = field(default_factory=list)
+    last_id: str = ""
+    epoch: str = ""
+    token: str = ""
+    pid: str = ""
+    _taken: set[int] = field(default_factory=set)
+
+    @classmethod
+    async def open(
+        cls,
+        base: str,
+        slug: str,
+        role: str = "participant",
+        *,
+        token: str = "",
+        epoch: str = "",
+        last_id: str = "",
+        sid: str = "",
+        origin: str | None = None,
+        hello: bool = True,
+    ) -> Client:
+        headers = {"Cookie": f"liveqa_session={sid}"} if sid else {}
+        ws = await connect(
+            ws_url(base, slug, role),
+            subprotocols=["liveqa.v1"],  # type: ignore[list-item]
+            additional_headers=headers,
+            origin=origin,  # type: ignore[arg-type]
+            open_timeout=5 * SECOND,
+        )
+        client = cls(ws)
+        if hello:
+            await client.send("hello", token=token, epoch=epoch, last_id=last_id)
+            welcome = await client.expect("welcome")
+            client.epoch, client.token, client.pid = welcome["epoch"], welcome.get("token", ""), welcome.get("pid", "")
+        return client
+
+    async def send(self, type_: str, **fields: Any) -> None:
+        await self.ws.send(json.dumps({"type": type_, **fields}))
+
+    async def _read(self, timeout: float) -> dict[str, Any]:
+        async with asyncio.timeout(timeout * SECOND):
+            frame: dict[str, Any] = json.loads(await self.ws.recv())
+        self.frames.append(frame)
+        if frame.get("id") and frame["type"] not in ("ack", "done"):
+            self.last_id = frame["id"]
+        return frame
+
+    async def take(self, predicate: Callable[[dict[str, Any]], bool], timeout: float = 5.0) -> dict[str, Any]:
+        """The first frame not yet taken that satisfies `predicate`, reading more as needed."""
+        async with asyncio.timeout(timeout * SECOND):
+            index = 0
+            while True:
+                while index < len(self.frames):
+                    if index not in self._taken and predicate(self.frames[index]):
+                        self._taken.add(index)
+                        return self.frames[index]
+                    index += 1
+                await self._read(timeout)
+
+    async def recv(self, timeout: float = 5.0) -> dict[str, Any]:
+        """The oldest frame not yet taken."""
+        return await self.take(lambda frame: True, timeout)
+
+    async def expect(self, type_: str, timeout: float = 5.0, **match: Any) -> dict[str, Any]:
+        """The first frame not yet taken of `type_` whose fields include `match`."""
+        return await self.take(
+            lambda frame: frame["type"] == type_ and all(_matches(frame, k, v) for k, v in match.items()), timeout
+        )
+
+    async def drain(self, quiet: float = 0.3) -> list[dict[str, Any]]:
+        """Read until nothing arrives for `quiet` seconds; returns the frames not yet taken (taking them)."""
+        with contextlib.suppress(TimeoutError):
+            while True:
+                await self._read(quiet)
+        got = [frame for index, frame in enumerate(self.frames) if index not in self._taken]
+        self._taken.update(range(len(self.frames)))
+        return got
+
+    async def submit(self, text: str, **fields: Any) -> dict[str, Any]:
+        """Submit and wait for the ack (or error) about it."""
+        client_id = fields.pop("cid", None) or cid()
+        author = {"name": "Amina", "organisation": "Voices of the Sahel", "country": "NE"}
+        await self.send("submit", cid=client_id, text=text, **{**author, **fields})
+        return await self.take(lambda f: f["type"] in ("ack", "error") and f.get("cid") == client_id)
+
+    async def act(self, type_: str, **fields: Any) -> dict[str, Any]:
+        """A moderator action; waits for its done or error."""
+        ref = uuid.uuid4().hex[:8]
+        await self.send(type_, ref=ref, **fields)
+        return await self.take(lambda f: f["type"] in ("done", "error") and f.get("ref") == ref)
+
+    async def close_code(self, timeout: float = 5.0) -> int | None:
+        """Wait for the server to close; returns its close code."""
+        try:
+            async with asyncio.timeout(timeout * SECOND):
+                while True:
+                    self.frames.append(json.loads(await self.ws.recv()))
+        except ConnectionClosed as exc:
+            return exc.rcvd.code if exc.rcvd else None
+
+    async def close(self) -> None:
+        await self.ws.close()
+
+
+def _matches(frame: dict[str, Any], key: str, value: Any) -> bool:
+    """`question__status="approved"` looks inside frame["question"]["status"]."""
+    node: Any = frame
+    for part in key.split("__"):
+        if not isinstance(node, dict) or part not in node:
+            return False
+        node = node[part]
+    return bool(node == value)

@@ -1,0 +1,215 @@
+"""The live loop end to end: real Redis, real uvicorn, real WebSocket clients, every role."""
+
+from __future__ import annotations
+
+import asyncio
+
+from tests.helpers import Client, EventFixture, cid, login
+
+
+async def moderator_client(server: str, event: EventFixture, name: str = "Mod") -> Client:
+    sid = await login(server, event.slug, event.password, name)
+    client = await Client.open(server, event.slug, "moderator", sid=sid)
+    await client.expect("snapshot")
+    return client
+
+
+async def test_question_reaches_moderators_and_screen(server: str, event: EventFixture) -> None:
+    """A participant's question reaches moderators live; once approved and shown, the screen shows it."""
+    asker = await Client.open(server, event.slug)
+    await asker.expect("snapshot")
+    mod = await moderator_client(server, event)
+    screen = await Client.open(server, event.slug, "screen", token=event.screen_token)
+    await screen.expect("snapshot", question=None)
+
+    ack = await asker.submit("What will the Council do about Sudan?")
+    assert ack["type"] == "ack" and ack["text"] == "What will the Council do about Sudan?"
+    qid = ack["qid"]
+    pending = await mod.expect("update", question__id=qid)
+    assert pending["question"]["status"] == "pending"
+    assert pending["question"]["organisation"] == "Voices of the Sahel"
+    assert pending["question"]["country"] == "NE"
+
+    assert (await mod.act("approve", qid=qid))["type"] == "done"
+    update = await asker.expect("update", question__id=qid)
+    assert update["question"]["status"] == "approved"
+    assert update["queue"] == [qid]
+    assert await asker.expect("own", question__id=qid, question__status="approved")
+
+    assert (await mod.act("show", qid=qid))["type"] == "done"
+    shown = await screen.expect("screen")
+    assert shown["question"]["text"] == "What will the Council do about Sudan?"
+    assert shown["question"]["organisation"] == "Voices of the Sahel"
+    assert (await asker.expect("update", screen=qid))["screen"] == qid
+
+    assert (await mod.act("answer", qid=qid))["type"] == "done"
+    assert (await screen.expect("screen"))["question"] is None
+    assert (await asker.expect("own", question__id=qid, question__status="answered"))
+    for client in (asker, mod, screen):
+        await client.close()
+
+
+async def test_pending_questions_and_private_fields_stay_private(server: str, event: EventFixture) -> None:
+    """Other participants see nothing of a pending question, nor fields its asker chose to hide."""
+    asker = await Client.open(server, event.slug)
+    other = await Client.open(server, event.slug)
+    await other.expect("snapshot")
+    mod = await moderator_client(server, event)
+    ack = await asker.submit("Is the ceasefire monitored?", show_name=False, show_organisation=False, show_country=True)
+    await mod.expect("update", question__id=ack["qid"])
+    assert [f for f in await other.drain() if f["type"] != "pong"] == []
+
+    await mod.act("approve", qid=ack["qid"])
+    question = (await other.expect("update", question__id=ack["qid"]))["question"]
+    assert question["country"] == "NE"
+    assert "name" not in question and "organisation" not in question and "pid" not in question
+
+    await mod.act("reject", qid=ack["qid"], reason="Off topic for this session")
+    assert (await other.expect("update", removed=ack["qid"]))
+    own = await asker.expect("own", question__id=ack["qid"], question__status="rejected")
+    assert own["question"]["reason"] == "Off topic for this session"
+    assert not any("Off topic" in str(frame) for frame in await other.drain())
+
+
+async def test_resubmitting_the_same_cid_stores_one_question(server: str, event: EventFixture) -> None:
+    """A retry with the same client id is acknowledged with the same question, never stored twice."""
+    asker = await Client.open(server, event.slug)
+    mod = await moderator_client(server, event)
+    client_id = cid()
+    first = await asker.submit("Will civil society be heard?", cid=client_id)
+    second = await asker.submit("Will civil society be heard?", cid=client_id)
+    assert first["qid"] == second["qid"] and first["type"] == second["type"] == "ack"
+    await mod.drain()
+    updates = [f for f in mod.frames if f["type"] == "update" and f.get("question", {}).get("id") == first["qid"]]
+    assert len(updates) == 1
+
+
+async def test_participant_edits_and_withdraws_own_pending_question(server: str, event: EventFixture) -> None:
+    """The asker may edit or withdraw a pending question; nobody else may."""
+    asker = await Client.open(server, event.slug)
+    stranger = await Client.open(server, event.slug)
+    ack = await asker.submit("Fisrt draft")
+    qid = ack["qid"]
+    await stranger.send("edit", qid=qid, text="hijacked")
+    assert (await stranger.expect("error"))["code"] == "not_yours"
+    await asker.send("edit", qid=qid, text="First draft, fixed")
+    assert (await asker.expect("own", question__text="First draft, fixed"))
+    await asker.send("withdraw", qid=qid)
+    assert (await asker.expect("own", question__status="withdrawn"))
+    await asker.send("edit", qid=qid, text="too late")
+    assert (await asker.expect("error"))["code"] == "bad_transition"
+
+
+async def test_one_vote_per_participant(server: str, event: EventFixture) -> None:
+    """Upvotes count once per participant, across sockets; un-voting takes the vote back."""
+    asker = await Client.open(server, event.slug)
+    mod = await moderator_client(server, event)
+    qid = (await asker.submit("How are CSOs protected from reprisals?"))["qid"]
+    await mod.act("approve", qid=qid)
+    voter = await Client.open(server, event.slug)
+    second_socket = await Client.open(server, event.slug, token=voter.token)
+    assert second_socket.pid == voter.pid
+
+    await voter.send("upvote", qid=qid)
+    assert (await asker.expect("votes"))["votes"] == {qid: 1}
+    await second_socket.send("upvote", qid=qid)
+    assert (await second_socket.expect("error"))["code"] == "already_voted"
+    await voter.send("unvote", qid=qid)
+    assert (await asker.expect("votes"))["votes"] == {qid: 0}
+    await voter.send("unvote", qid=qid)
+    assert (await voter.expect("error"))["code"] == "not_voted"
+
+
+async def test_votes_only_on_approved_questions(server: str, event: EventFixture) -> None:
+    """A pending question can't be voted on (nor discovered by voting)."""
+    asker = await Client.open(server, event.slug)
+    qid = (await asker.submit("Pending question"))["qid"]
+    voter = await Client.open(server, event.slug)
+    await voter.send("upvote", qid=qid)
+    assert (await voter.expect("error"))["code"] == "not_votable"
+    await voter.send("upvote", qid="999999")
+    assert (await voter.expect("error"))["code"] == "unknown_question"
+
+
+async def test_moderators_reorder_pin_and_see_each_other(server: str, event: EventFixture) -> None:
+    """Two moderators: moves and pins by one reach the other; both end with one order."""
+    asker = await Client.open(server, event.slug)
+    first = await moderator_client(server, event, "Ana")
+    second = await moderator_client(server, event, "Bo")
+    presence = await first.expect("presence")
+    assert "Bo" in presence["moderators"]
+    qids = [(await asker.submit(f"Question {i}"))["qid"] for i in range(4)]
+    for qid in qids:
+        await first.act("approve", qid=qid)
+    await first.act("move", qid=qids[3], before=qids[0])
+    await second.expect("update", queue=[qids[3], qids[0], qids[1], qids[2]])
+    await second.act("pin", qid=qids[2])
+    await first.expect("update", queue=[qids[2], qids[3], qids[0], qids[1]])
+
+    # Conflicting moves sent at once by both moderators resolve to one order everyone sees.
+    await asyncio.gather(
+        first.send("move", qid=qids[0], before=qids[3], ref="x"),
+        second.send("move", qid=qids[3], after=qids[1], ref="y"),
+    )
+    await first.drain()
+    await second.drain()
+    queues_first = [f["queue"] for f in first.frames if f["type"] == "update" and f.get("queue") is not None]
+    queues_second = [f["queue"] for f in second.frames if f["type"] == "update" and f.get("queue") is not None]
+    assert queues_first[-1] == queues_second[-1]
+    viewer = await Client.open(server, event.slug)
+    assert (await viewer.expect("snapshot"))["queue"] == queues_first[-1]
+
+
+async def test_edit_conflict_is_reported(server: str, event: EventFixture) -> None:
+    """Two moderators editing from the same revision: the second is told about the conflict."""
+    asker = await Client.open(server, event.slug)
+    mod = await moderator_client(server, event)
+    qid = (await asker.submit("Original text"))["qid"]
+    rev = (await mod.expect("update", question__id=qid))["question"]["rev"]
+    assert (await mod.act("edit", qid=qid, text="Edited once", rev=rev))["type"] == "done"
+    clash = await mod.act("edit", qid=qid, text="Edited twice", rev=rev)
+    assert clash["type"] == "error" and clash["code"] == "conflict"
+    question = (await mod.expect("update", question__text="Edited once"))["question"]
+    assert question["original"] == "Original text"
+
+
+async def test_moderation_actions_follow_the_transition_table(server: str, event: EventFixture) -> None:
+    """Archive, restore, answer, reopen, tags; refused moves report bad_transition."""
+    asker = await Client.open(server, event.slug)
+    mod = await moderator_client(server, event)
+    qid = (await asker.submit("Archive me"))["qid"]
+    assert (await mod.act("archive", qid=qid))["type"] == "done"
+    assert (await mod.act("answer", qid=qid))["code"] == "bad_transition"
+    assert (await mod.act("restore", qid=qid))["type"] == "done"
+    assert (await mod.act("approve", qid=qid))["type"] == "done"
+    assert (await mod.act("answer", qid=qid))["type"] == "done"
+    assert (await mod.act("reopen", qid=qid))["type"] == "done"
+    assert (await mod.act("tag", qid=qid, tags=["sudan", "humanitarian", "sudan"]))["type"] == "done"
+    tagged = await mod.expect("update", question__tags=["sudan", "humanitarian"])
+    assert tagged["question"]["status"] == "approved"
+    assert (await mod.act("reject", qid=qid, reason="   "))["code"] == "bad_transition"
+    assert (await mod.act("approve", qid="424242"))["code"] == "unknown_question"
+
+
+async def test_closing_the_event_refuses_new_questions(server: str, event: EventFixture) -> None:
+    """When moderators close questions, participants are told and submissions get a clear error."""
+    asker = await Client.open(server, event.slug)
+    mod = await moderator_client(server, event)
+    await mod.act("set_open", open=False)
+    assert (await asker.expect("event"))["event"]["open"] is False
+    assert (await asker.submit("Too late?"))["code"] == "questions_closed"
+    await mod.act("set_open", open=True)
+    assert (await asker.submit("Open again?"))["type"] == "ack"
+
+
+async def test_anonymous_questions_only_where_allowed(
+    server: str, event: EventFixture, anonymous_event: EventFixture
+) -> None:
+    """Without name, organisation and country a question is refused unless the event allows anonymity."""
+    strict = await Client.open(server, event.slug)
+    refused = await strict.submit("Anonymous?", name="", organisation="", country="")
+    assert refused["code"] == "anonymous_not_allowed"
+    partial = await strict.submit("Half a name?", name="Ana", organisation="", country="KE")
+    assert partial["code"] == "invalid_author"
+    relaxed = await Client.open(server, anonymous_event.slug)
+    assert (await relaxed.submit("Anonymous!", name="", organisation="", country=""))["type"] == "ack"
