@@ -181,8 +181,9 @@ class EventFeed:
         conn.held = []
         target = self.state.head
         first = await self._store.first_log_id(self.slug)
-        if not first or log_id_key(first) > log_id_key(last_id) + (0, 1):
-            # Trimmed past the client's position (or emptied): it can't be replayed.
+        if not first or log_id_key(first) > log_id_key(last_id):
+            # The client's last entry was trimmed away (or the log emptied): what followed it can't be proven
+            # complete, so it gets a snapshot.
             conn.held = None
             conn.offer(self._snapshot_text(conn.audience, conn.pid))
             return

@@ -18,10 +18,16 @@ from liveqa.embedded import free_port
 from liveqa.settings import Settings
 from liveqa.store import RedisStore
 from liveqa.store.redis import connect
-from tests.helpers import EventFixture
+from tests.helpers import EventFixture, close_all
 from tests.redis_server import RedisProcess
 
 MODERATOR_PASSWORD = "correct horse battery"
+
+
+@pytest.fixture(autouse=True)
+async def _close_clients() -> AsyncIterator[None]:
+    yield
+    await close_all()
 
 
 @pytest.fixture(scope="session")
@@ -90,13 +96,17 @@ async def serve(settings: Settings) -> AsyncIterator[str]:
     try:
         yield f"http://127.0.0.1:{port}"
     finally:
+        await close_all()
         server.should_exit = True
         await task
 
 
 @pytest.fixture
 def settings(redis_url: str) -> Settings:
-    return Settings(redis_url=redis_url, static_dir=str(Path(__file__).parent.parent / "static"))
+    """Test settings: rate limits out of the way (tests of the limits set their own)."""
+    return Settings(
+        redis_url=redis_url, static_dir=str(Path(__file__).parent.parent / "static"), submit_burst=1000, vote_burst=1000
+    )
 
 
 @pytest.fixture

@@ -44,6 +44,15 @@ async def login(base: str, slug: str, password: str, name: str = "Mod") -> str:
         return sid
 
 
+OPEN_CLIENTS: list[Client] = []
+
+
+async def close_all() -> None:
+    """Close every client a test opened (the fixture in conftest calls this after each test)."""
+    while OPEN_CLIENTS:
+        await OPEN_CLIENTS.pop().ws.close()
+
+
 @dataclass
 class Client:
     """One socket. Every frame received is kept in `frames`; `last_id` follows the log ids seen."""
@@ -77,8 +86,11 @@ class Client:
             additional_headers=headers,
             origin=origin,  # type: ignore[arg-type]
             open_timeout=5 * SECOND,
+            close_timeout=2,
+            max_queue=4096,
         )
         client = cls(ws)
+        OPEN_CLIENTS.append(client)
         if hello:
             await client.send("hello", token=token, epoch=epoch, last_id=last_id)
             welcome = await client.expect("welcome")
