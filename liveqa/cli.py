@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -87,6 +88,9 @@ def serve(
         settings = _settings()
         if demo:
             _print_demo(settings, url)
+        # uvicorn re-raises SIGTERM/SIGINT after its graceful shutdown; turn that into a normal exit so the
+        # embedded Redis is stopped cleanly and an orchestrator sees exit code 0.
+        signal.signal(signal.SIGTERM, _exit_quietly)
         uvicorn.run(
             "liveqa.app:create_app",
             factory=True,
@@ -102,6 +106,10 @@ def serve(
             log_level=settings.log_level,
             proxy_headers=True,
         )
+
+
+def _exit_quietly(signum: int, frame: object) -> None:
+    raise SystemExit(0)
 
 
 def _print_demo(settings: Settings, url: str) -> None:

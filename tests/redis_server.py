@@ -26,7 +26,11 @@ class RedisProcess:
 
     def start(self) -> RedisProcess:
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        persistence = durable_args(self.data_dir) if self.persistent else ["--dir", str(self.data_dir), "--save", "", "--appendonly", "no"]
+        persistence = (
+            durable_args(self.data_dir)
+            if self.persistent
+            else ["--dir", str(self.data_dir), "--save", "", "--appendonly", "no"]
+        )
         command = [
             redis_server_binary(),
             "--port", str(self.port),

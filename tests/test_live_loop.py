@@ -44,7 +44,7 @@ async def test_question_reaches_moderators_and_screen(server: str, event: EventF
 
     assert (await mod.act("answer", qid=qid))["type"] == "done"
     assert (await screen.expect("screen"))["question"] is None
-    assert (await asker.expect("own", question__id=qid, question__status="answered"))
+    assert await asker.expect("own", question__id=qid, question__status="answered")
     for client in (asker, mod, screen):
         await client.close()
 
@@ -65,7 +65,7 @@ async def test_pending_questions_and_private_fields_stay_private(server: str, ev
     assert "name" not in question and "organisation" not in question and "pid" not in question
 
     await mod.act("reject", qid=ack["qid"], reason="Off topic for this session")
-    assert (await other.expect("update", removed=ack["qid"]))
+    assert await other.expect("update", removed=ack["qid"])
     own = await asker.expect("own", question__id=ack["qid"], question__status="rejected")
     assert own["question"]["reason"] == "Off topic for this session"
     assert not any("Off topic" in str(frame) for frame in await other.drain())
@@ -93,9 +93,9 @@ async def test_participant_edits_and_withdraws_own_pending_question(server: str,
     await stranger.send("edit", qid=qid, text="hijacked")
     assert (await stranger.expect("error"))["code"] == "not_yours"
     await asker.send("edit", qid=qid, text="First draft, fixed")
-    assert (await asker.expect("own", question__text="First draft, fixed"))
+    assert await asker.expect("own", question__text="First draft, fixed")
     await asker.send("withdraw", qid=qid)
-    assert (await asker.expect("own", question__status="withdrawn"))
+    assert await asker.expect("own", question__status="withdrawn")
     await asker.send("edit", qid=qid, text="too late")
     assert (await asker.expect("error"))["code"] == "bad_transition"
 

@@ -78,9 +78,15 @@ async def test_moderator_replay_matches_the_log(server: str, event: EventFixture
     await away.close()
     await _busy_while_away(server, event, mod, await Client.open(server, event.slug))
 
-    log = await redis_client.xrange(keys.log(event.slug), f"({last_id}", "+")
-    back = await Client.open(server, event.slug, "moderator", sid=await login(server, event.slug, event.password),
-                             epoch=epoch, last_id=last_id)
+    log: Any = await redis_client.xrange(keys.log(event.slug), f"({last_id}", "+")
+    back = await Client.open(
+        server,
+        event.slug,
+        "moderator",
+        sid=await login(server, event.slug, event.password),
+        epoch=epoch,
+        last_id=last_id,
+    )
     assert (await back.recv())["type"] == "resumed"
     replayed = [f for f in await back.drain(0.5) if f["type"] in ("update", "votes", "event")]
     assert [f["id"] for f in replayed] == [entry_id for entry_id, _ in log]
@@ -120,7 +126,8 @@ async def test_snapshot_when_the_log_was_trimmed(server: str, event: EventFixtur
     qids = [(await other.submit(f"Question {i}"))["qid"] for i in range(5)]
     for qid in qids:
         await mod.act("approve", qid=qid)
-    newest = (await redis_client.xrevrange(keys.log(event.slug), "+", "-", count=2))[-1][0]
+    recent: Any = await redis_client.xrevrange(keys.log(event.slug), "+", "-", count=2)
+    newest = recent[-1][0]
     await redis_client.xtrim(keys.log(event.slug), minid=newest, approximate=False)
 
     back = await Client.open(server, event.slug, token=token, epoch=epoch, last_id=last_id)

@@ -1,0 +1,136 @@
+"""Several server processes on one Redis; crashes of a server process and of Redis itself."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from liveqa import operations
+from liveqa.store import RedisStore
+from liveqa.store.redis import connect
+from tests.conftest import MODERATOR_PASSWORD
+from tests.helpers import Client, EventFixture, login
+from tests.processes import ServerProcess
+from tests.redis_server import RedisProcess
+from tests.view_model import ClientView
+
+
+@pytest.fixture
+def two_servers(redis_url: str, tmp_path: Path) -> Iterator[tuple[ServerProcess, ServerProcess]]:
+    first = ServerProcess(redis_url, tmp_path / "a.log").start()
+    second = ServerProcess(redis_url, tmp_path / "b.log").start()
+    try:
+        yield first, second
+    finally:
+        first.stop()
+        second.stop()
+
+
+async def _moderator(base: str, event: EventFixture) -> Client:
+    mod = await Client.open(base, event.slug, "moderator", sid=await login(base, event.slug, event.password))
+    await mod.expect("snapshot")
+    return mod
+
+
+async def test_participant_and_moderator_on_different_processes(
+    two_servers: tuple[ServerProcess, ServerProcess], event: EventFixture
+) -> None:
+    """A participant on one process and a moderator on the other see each other's actions live."""
+    a, b = two_servers
+    asker = await Client.open(a.url, event.slug)
+    mod = await _moderator(b.url, event)
+    screen = await Client.open(b.url, event.slug, "screen", token=event.screen_token)
+    qid = (await asker.submit("Seen across processes?"))["qid"]
+    await mod.expect("update", question__id=qid, question__status="pending")
+    await mod.act("approve", qid=qid)
+    await asker.expect("update", question__id=qid, question__status="approved")
+    await mod.act("show", qid=qid)
+    assert (await screen.expect("screen"))["question"]["text"] == "Seen across processes?"
+    voter = await Client.open(a.url, event.slug)
+    await voter.send("upvote", qid=qid)
+    assert (await mod.expect("votes"))["votes"] == {qid: 1}
+
+
+async def test_clients_of_a_killed_process_resume_on_the_other(
+    two_servers: tuple[ServerProcess, ServerProcess], event: EventFixture
+) -> None:
+    """kill -9 one process while clients are connected: they resume on the other with nothing missing."""
+    a, b = two_servers
+    mod = await _moderator(b.url, event)
+    participants = [await Client.open(a.url, event.slug) for _ in range(20)]
+    acked = []
+    for i, participant in enumerate(participants):
+        acked.append((await participant.submit(f"Question {i} before the crash"))["qid"])
+    for qid in acked[:10]:
+        await mod.act("approve", qid=qid)
+    views = []
+    for participant in participants:
+        views.append(ClientView().apply_all(await participant.drain(0.2)))
+
+    a.kill()
+    for qid in acked[10:]:
+        await mod.act("approve", qid=qid)
+    await mod.act("show", qid=acked[3])
+
+    async def resume(participant: Client, view: ClientView) -> None:
+        back = await Client.open(
+            b.url, event.slug, token=participant.token, epoch=participant.epoch, last_id=participant.last_id
+        )
+        assert (await back.recv())["type"] == "resumed"
+        view.apply_all(await back.drain(0.3))
+        fresh = await Client.open(b.url, event.slug, token=participant.token)
+        assert view.comparable() == ClientView().apply_all(await fresh.drain(0.3)).comparable()
+        assert set(view.mine) <= set(acked)
+
+    async with asyncio.timeout(5):
+        await asyncio.gather(*(resume(p, v) for p, v in zip(participants, views, strict=True)))
+    assert views[0].queue == acked
+    fresh_moderator = await _moderator(b.url, event)
+    snapshot = next(f for f in fresh_moderator.frames if f["type"] == "snapshot")
+    assert set(acked) <= {q["id"] for q in snapshot["questions"]}
+
+
+async def test_graceful_stop_closes_sockets_with_1012(
+    two_servers: tuple[ServerProcess, ServerProcess], event: EventFixture
+) -> None:
+    """SIGTERM closes every socket with 1012 (service restart): clients know to reconnect and resume."""
+    a, _ = two_servers
+    client = await Client.open(a.url, event.slug)
+    await client.expect("snapshot")
+    stopping = asyncio.get_running_loop().run_in_executor(None, a.stop)
+    assert await client.close_code(10) == 1012
+    assert await stopping == 0
+
+
+async def test_acknowledged_questions_survive_a_redis_crash(tmp_path: Path) -> None:
+    """Questions acknowledged before Redis is killed with -9 are all there after it restarts on its data."""
+    redis = RedisProcess(tmp_path / "redis", persistent=True).start()
+    server = ServerProcess(redis.url, tmp_path / "server.log").start()
+    client = connect(redis.url)
+    try:
+        await operations.create_event(RedisStore(client), "crash", "Crash test", password=MODERATOR_PASSWORD)
+        asker = await Client.open(server.url, "crash")
+        acked = [(await asker.submit(f"Durable question {i}"))["qid"] for i in range(25)]
+        redis.kill()
+        await asyncio.sleep(0.2)
+        redis.start()
+        event = EventFixture(slug="crash", screen_token="", password=MODERATOR_PASSWORD)
+        async with asyncio.timeout(15):
+            while True:
+                try:
+                    mod = await _moderator(server.url, event)
+                    break
+                except (AssertionError, OSError, TimeoutError):
+                    await asyncio.sleep(0.2)
+        snapshot = next(f for f in mod.frames if f["type"] == "snapshot")
+        assert {q["id"] for q in snapshot["questions"]} == set(acked)
+        # And the same participant carries on where it was.
+        again = await Client.open(server.url, "crash", token=asker.token)
+        assert len((await again.expect("snapshot"))["mine"]) == 25
+    finally:
+        await client.aclose()
+        server.stop()
+        redis.stop()
