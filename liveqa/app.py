@@ -48,7 +48,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         client = connect(settings.redis_url)
-        reader = connect(settings.redis_url, timeout=BLOCK_MS / 1000 + 5)
+        # One blocking XREAD per active event: a pool of its own, never waited for.
+        reader = connect(settings.redis_url, timeout=BLOCK_MS / 1000 + 5, max_connections=10_000, blocking=False)
         store = RedisStore(client, log_maxlen=settings.log_maxlen)
         try:
             durability = await store.durability()

@@ -1,0 +1,171 @@
+"""The Lua scripts' contracts against a real Redis: each mutation changes state and logs it, atomically."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from typing import Any
+
+import pytest
+from redis.asyncio import Redis
+
+from liveqa.domain import errors
+from liveqa.domain.model import Status
+from liveqa.domain.rules import Action, transition
+from liveqa.store import RedisStore, keys
+from tests.helpers import EventFixture
+
+AUTHOR = ("Amina", "Voices of the Sahel", "NE")
+SHOWN = (True, True, True)
+NO_LIMIT = (0, 1.0)
+CASES = [(status, action) for action in Action for status in Status if action is not Action.WITHDRAW]
+
+
+async def _submit(store: RedisStore, slug: str, pid: str = "p1", text: str = "A question?") -> str:
+    qid, _, _, _ = await store.submit(slug, pid, uuid.uuid4().hex, text, AUTHOR, SHOWN, rate=NO_LIMIT)
+    return qid
+
+
+async def _log_length(redis: Redis, slug: str) -> int:
+    return int(await redis.xlen(keys.log(slug)))
+
+
+@pytest.mark.parametrize(("status", "action"), CASES)
+async def test_transition_script_follows_the_domain_table(
+    store: RedisStore, redis_client: Redis, event: EventFixture, status: Status, action: Action
+) -> None:
+    """The script accepts exactly the moves the domain table allows, keeps the queue in step and logs once."""
+    qid = await _submit(store, event.slug)
+    await redis_client.hset(keys.question(event.slug, qid), "status", str(status))
+    if status is Status.APPROVED:
+        await redis_client.rpush(keys.queue(event.slug), qid)
+        await store.show(event.slug, qid)
+    before = await _log_length(redis_client, event.slug)
+    try:
+        expected: Status | None = transition(status, action)
+    except errors.BadTransition:
+        expected = None
+    if expected is None:
+        with pytest.raises(errors.BadTransition):
+            await store.transition(event.slug, qid, action, by="mod", reason="why")
+        assert await _log_length(redis_client, event.slug) == before
+        return
+    await store.transition(event.slug, qid, action, by="mod", reason="why")
+    state = await store.load_state(event.slug)
+    assert state.questions[qid].status is expected
+    assert (qid in state.queue) is (expected is Status.APPROVED)
+    assert state.questions[qid].reason == ("why" if expected is Status.REJECTED else "")
+    if status is Status.APPROVED and expected is not Status.APPROVED:
+        assert state.screen == ""
+    assert await _log_length(redis_client, event.slug) == before + 1
+
+
+async def test_every_mutation_is_logged_with_the_state_it_made(store: RedisStore, event: EventFixture) -> None:
+    """Replaying the whole log from the start gives the same state as reading it (the log is the truth)."""
+    from liveqa.domain.state import EventState
+    from liveqa.store.redis import parse_entry
+
+    qids = [await _submit(store, event.slug, f"p{i}") for i in range(4)]
+    for qid in qids:
+        await store.transition(event.slug, qid, Action.APPROVE, by="mod")
+    await store.vote(event.slug, "p9", qids[1], up=True, rate=NO_LIMIT)
+    await store.move(event.slug, qids[3], before=qids[0])
+    await store.pin(event.slug, qids[2], pinned=True, by="mod")
+    await store.show(event.slug, qids[1])
+    await store.edit(event.slug, qids[0], "Edited", by="mod", owner="", editable=frozenset({"approved"}))
+    await store.set_tags(event.slug, qids[0], ["x"], by="mod")
+    await store.transition(event.slug, qids[1], Action.ANSWER, by="mod")
+    await store.set_event(event.slug, open="0")
+
+    read = await store.load_state(event.slug)
+    raw: Any = await store.client.xrange(keys.log(event.slug))
+    entries = [parse_entry(log_id, fields) for log_id, fields in raw]
+    assert entries[0].event is not None
+    replayed = EventState(entries[0].event, read.epoch, "0-0")
+    for entry in entries:
+        replayed.apply(entry)
+    assert replayed.questions == read.questions
+    assert replayed.queue == read.queue == [qids[2], qids[3], qids[0]]
+    assert replayed.screen == read.screen == ""
+    assert replayed.info == read.info and not read.info.open
+    assert replayed.head == read.head
+
+
+async def test_a_resubmission_returns_the_first_question(store: RedisStore, event: EventFixture) -> None:
+    cid = uuid.uuid4().hex
+    first = await store.submit(event.slug, "p1", cid, "Once", AUTHOR, SHOWN, rate=NO_LIMIT)
+    again = await store.submit(event.slug, "p1", cid, "Once, edited in the outbox", AUTHOR, SHOWN, rate=NO_LIMIT)
+    assert first[:3] == again[:3] and first[3] and not again[3]
+    other = await store.submit(event.slug, "p2", cid, "Same cid, other person", AUTHOR, SHOWN, rate=NO_LIMIT)
+    assert other[0] != first[0]
+
+
+async def test_submission_rate_limit_holds_under_concurrency(store: RedisStore, event: EventFixture) -> None:
+    """50 concurrent submissions from one participant with a burst of 5: exactly 5 are stored."""
+    results = await asyncio.gather(
+        *(
+            store.submit(event.slug, "p1", uuid.uuid4().hex, f"Q{i}", AUTHOR, SHOWN, rate=(5, 5 / 60))
+            for i in range(50)
+        ),
+        return_exceptions=True,
+    )
+    assert sum(not isinstance(r, BaseException) for r in results) == 5
+    limited = [r for r in results if isinstance(r, errors.RateLimited)]
+    assert len(limited) == 45 and all(r.retry_after_ms > 0 for r in limited)
+
+
+async def test_votes_count_once_per_participant_under_concurrency(store: RedisStore, event: EventFixture) -> None:
+    """One participant voting 100 times at once counts once; 300 participants count 300."""
+    qid = await _submit(store, event.slug)
+    await store.transition(event.slug, qid, Action.APPROVE, by="mod")
+    same = await asyncio.gather(
+        *(store.vote(event.slug, "voter", qid, up=True, rate=NO_LIMIT) for _ in range(100)), return_exceptions=True
+    )
+    assert sum(not isinstance(r, BaseException) for r in same) == 1
+    await asyncio.gather(*(store.vote(event.slug, f"v{i}", qid, up=True, rate=NO_LIMIT) for i in range(299)))
+    assert (await store.load_state(event.slug)).questions[qid].votes == 300
+
+
+async def test_moves_keep_every_question_once(store: RedisStore, event: EventFixture) -> None:
+    """Concurrent conflicting moves serialise: the queue stays a permutation of the approved questions."""
+    qids = [await _submit(store, event.slug) for _ in range(6)]
+    for qid in qids:
+        await store.transition(event.slug, qid, Action.APPROVE, by="mod")
+    moves = [(a, b) for a in qids for b in qids if a != b]
+    await asyncio.gather(*(store.move(event.slug, a, before=b) for a, b in moves))
+    queue = (await store.load_state(event.slug)).queue
+    assert sorted(queue) == sorted(qids)
+    with pytest.raises(errors.NotQueued):
+        await store.move(event.slug, await _submit(store, event.slug), before=qids[0])
+
+
+async def test_only_shown_statuses_reach_the_screen(store: RedisStore, event: EventFixture) -> None:
+    qid = await _submit(store, event.slug)
+    with pytest.raises(errors.BadTransition):
+        await store.show(event.slug, qid)
+    with pytest.raises(errors.UnknownQuestion):
+        await store.show(event.slug, "4242")
+    await store.transition(event.slug, qid, Action.APPROVE, by="mod")
+    assert await store.show(event.slug, qid)
+    assert await store.show(event.slug, qid) == ""  # nothing changed, nothing logged
+
+
+async def test_every_key_of_an_event_shares_its_hash_tag(
+    store: RedisStore, redis_client: Redis, event: EventFixture
+) -> None:
+    """So that each script touches one slot, and the code runs on Redis Cluster."""
+    qid = await _submit(store, event.slug)
+    await store.transition(event.slug, qid, Action.APPROVE, by="mod")
+    await store.vote(event.slug, "p2", qid, up=True, rate=(5, 1.0))
+    await store.new_participant(event.slug)
+    await store.create_session(event.slug, "mod")
+    found = [key async for key in redis_client.scan_iter(match=f"*{event.slug}*")]
+    assert len(found) >= 10
+    assert all(key.startswith(f"liveqa:{{{event.slug}}}:") for key in found)
+
+
+async def test_unknown_event(store: RedisStore) -> None:
+    with pytest.raises(errors.UnknownEvent):
+        await store.load_state("no-such-event")
+    with pytest.raises(errors.UnknownEvent):
+        await store.submit("no-such-event", "p", uuid.uuid4().hex, "x", AUTHOR, SHOWN, rate=NO_LIMIT)
