@@ -10,7 +10,8 @@ from typing import Annotated
 import msgspec
 
 PACKAGE_DIR = Path(__file__).resolve().parent
-DEFAULT_STATIC = PACKAGE_DIR.parent / "static"
+# Installed from a wheel the pages sit inside the package; in a checkout, beside it.
+DEFAULT_STATIC = PACKAGE_DIR / "static" if (PACKAGE_DIR / "static").is_dir() else PACKAGE_DIR.parent / "static"
 
 
 class SettingsError(Exception):
