@@ -224,6 +224,11 @@ class EventFeed:
         if self.size == 0:
             self._idle_since = asyncio.get_running_loop().time()
 
+    def touch(self) -> None:
+        """Someone is about to attach: an idle feed's clock restarts so the reaper leaves it alone."""
+        if self._idle_since is not None:
+            self._idle_since = asyncio.get_running_loop().time()
+
     def idle_for(self, now: float) -> float:
         return 0.0 if self._idle_since is None else now - self._idle_since
 
@@ -263,6 +268,7 @@ class Hub:
     async def feed(self, slug: str) -> EventFeed:
         """The running feed of an event, started if needed. Raises UnknownEvent for an unknown slug."""
         if (feed := self._feeds.get(slug)) is not None:
+            feed.touch()
             return feed
         if (starting := self._starting.get(slug)) is not None:
             return await asyncio.shield(starting)

@@ -165,3 +165,17 @@ async def test_a_closed_socket_mid_send_does_not_disturb_others(server: str, eve
     with pytest.raises(ConnectionClosed):
         await client.ws.recv()
     await _still_serving(server, event)
+
+
+async def test_unknown_protocol_version_closes_with_4400(server: str, event: EventFixture) -> None:
+    client = await Client.open(server, event.slug, hello=False)
+    await client.send("hello", v=2)
+    assert (await client.expect("error"))["code"] == "unsupported_version"
+    assert await client.close_code() == 4400
+
+
+async def test_foreign_subprotocols_are_refused(server: str, event: EventFixture) -> None:
+    with pytest.raises(InvalidStatus) as refused:
+        async with connect(ws_url(server, event.slug, "participant"), subprotocols=["liveqa.v9"]):  # type: ignore[list-item]
+            pass
+    assert refused.value.response.status_code == 403

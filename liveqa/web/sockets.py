@@ -34,6 +34,7 @@ POLICY = 1008  # bad credentials, or too many invalid messages
 TRY_LATER = 1013  # the store is unavailable at connect
 LOGIN_REQUIRED = 4001  # moderator session missing, expired or ended
 UNKNOWN_EVENT = 4004
+UNSUPPORTED_VERSION = 4400
 
 HELLO_TIMEOUT_S = 10.0
 _QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"")
@@ -104,7 +105,7 @@ async def _receive_text(session: Session) -> str | None:
     return str(message["text"])
 
 
-async def _await_hello(websocket: WebSocket, decode: type[p.Hello] | None = None) -> p.Hello | None:
+async def _await_hello(websocket: WebSocket) -> p.Hello | None:
     """The first frame must be a valid hello, within HELLO_TIMEOUT_S; otherwise the socket is closed."""
     try:
         async with asyncio.timeout(HELLO_TIMEOUT_S):
@@ -123,6 +124,12 @@ async def _await_hello(websocket: WebSocket, decode: type[p.Hello] | None = None
         code, detail = _describe(exc)
         await websocket.send_text(p.encode(p.Error(code="hello_expected", detail=f"{code}: {detail}")))
         await websocket.close(POLICY, "hello expected")
+        return None
+    if hello.v != p.VERSION:
+        await websocket.send_text(
+            p.encode(p.Error(code="unsupported_version", detail=f"this server speaks v{p.VERSION}"))
+        )
+        await websocket.close(UNSUPPORTED_VERSION, "unsupported protocol version")
         return None
     return hello
 
