@@ -81,6 +81,11 @@ class Connection:
                 except TimeoutError:
                     self.shut(SLOW_CONSUMER, "slow consumer")
                     break
+                except Exception as exc:  # the peer is gone (disconnect, reset): nothing more to send
+                    logger.debug("send failed: %r", exc)
+                    self.close_code = self.close_code or 1006
+                    self._frames.clear()
+                    return
             if self.close_code:
                 logger.info("closing socket", extra={"close_code": self.close_code, "audience": self.audience})
                 await self._close(self.close_code, self.close_reason)

@@ -181,6 +181,8 @@ class EventFeed:
         conn.held = []
         target = self.state.head
         first = await self._store.first_log_id(self.slug)
+        if conn.held is None:
+            return  # the event was resynced meanwhile: the connection got a fresh snapshot
         if not first or log_id_key(first) > log_id_key(last_id):
             # The client's last entry was trimmed away (or the log emptied): what followed it can't be proven
             # complete, so it gets a snapshot.
@@ -191,19 +193,17 @@ class EventFeed:
         cursor = last_id
         while log_id_key(cursor) < log_id_key(target):
             entries = await self._store.range_log(self.slug, cursor, count=REPLAY_PAGE)
-            if not entries:
-                break
-            for entry in entries:
-                if log_id_key(entry.id) > log_id_key(target):
-                    break
+            if conn.held is None:
+                return
+            replayable = [e for e in entries if log_id_key(e.id) <= log_id_key(target)]
+            for entry in replayable:
                 self._replay(conn, entry)
                 cursor = entry.id
-            else:
-                continue
-            break
+            if len(replayable) < len(entries) or not entries:
+                break
         held, conn.held = conn.held, None
         for log_id, text in held:
-            if log_id_key(log_id) > log_id_key(cursor):
+            if not log_id or log_id_key(log_id) > log_id_key(cursor):
                 conn.offer(text)
 
     def _replay(self, conn: Connection, entry: LogEntry) -> None:

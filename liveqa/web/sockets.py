@@ -140,7 +140,10 @@ async def _serve(session: Session, hello: p.Hello, welcome: p.Welcome, handle: _
     conn.offer(p.encode(welcome))
     writer = asyncio.create_task(conn.run(), name="writer")
     try:
-        await session.feed.attach(conn, hello.epoch, hello.last_id)
+        try:
+            await session.feed.attach(conn, hello.epoch, hello.last_id)
+        except errors.Unavailable:
+            conn.shut(TRY_LATER, "store unavailable")
         while not conn.close_code:
             text = await _receive_text(session)
             if text is None:
