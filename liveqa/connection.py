@@ -41,16 +41,20 @@ class Connection:
         self._max_bytes = max_bytes
         self._send_timeout = send_timeout
         self._wake = asyncio.Event()
+        self._stuck = False  # the writer is waiting for the peer to take data
         self.close_code = 0
         self.close_reason = ""
         # While resuming, live frames wait here (with their log ids) until the replay has been offered.
         self.held: list[tuple[str, str]] | None = None
 
     def offer(self, text: str) -> None:
-        """Queue one encoded frame. Never blocks."""
+        """Queue one encoded frame. Never blocks.
+
+        The bound applies while the writer is stuck in a send (the peer's buffers are full): a burst offered
+        in one go to a socket that keeps up drains as soon as the writer runs, and is not held against it."""
         if self.close_code:
             return
-        if len(self._frames) >= self._max_frames or self._bytes + len(text) > self._max_bytes:
+        if self._stuck and (len(self._frames) >= self._max_frames or self._bytes + len(text) > self._max_bytes):
             self.shut(SLOW_CONSUMER, "slow consumer")
             return
         self._frames.append(text)
@@ -76,8 +80,10 @@ class Connection:
                 text = self._frames.popleft()
                 self._bytes -= len(text)
                 try:
+                    self._stuck = True
                     async with asyncio.timeout(self._send_timeout):
                         await self._send(text)
+                    self._stuck = False
                 except TimeoutError:
                     self.shut(SLOW_CONSUMER, "slow consumer")
                     break
