@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import logging
+import secrets
 from collections.abc import Awaitable, Callable
 
 from liveqa.views import Audience
@@ -30,6 +31,7 @@ class Connection:
         max_bytes: int = 2 << 20,
         send_timeout: float = 10.0,
     ) -> None:
+        self.id = secrets.token_hex(6)
         self.audience = audience
         self.pid = pid  # a participant's id: their own questions' frames go to this socket
         self.name = name  # a moderator's display name, for presence

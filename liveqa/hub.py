@@ -24,6 +24,8 @@ BLOCK_MS = 5000
 BATCH = 500
 REPLAY_PAGE = 500
 IDLE_STOP_S = 30.0
+PRESENCE_REFRESH_S = 20.0
+PRESENCE_TTL_MS = 60_000
 
 
 class EventFeed:
@@ -38,17 +40,32 @@ class EventFeed:
         self._by_pid: dict[str, set[Connection]] = defaultdict(set)
         self._snapshots: dict[Audience, tuple[str, str]] = {}  # audience → (head, encoded)
         self._task: asyncio.Task[None] | None = None
+        self._presence: asyncio.Task[None] | None = None
         self._idle_since: float | None = None
 
     async def start(self) -> None:
         self.state = await self._store.load_state(self.slug)
         self._task = asyncio.create_task(self._read(), name=f"feed:{self.slug}")
+        self._presence = asyncio.create_task(self._refresh_presence(), name=f"presence:{self.slug}")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        for task in (self._task, self._presence):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+
+    async def _refresh_presence(self) -> None:
+        """Keep this process's moderator consoles listed; a crashed process's entries simply expire."""
+        while True:
+            await asyncio.sleep(PRESENCE_REFRESH_S)
+            here = [(True, c.id, c.name) for c in self._conns[Audience.MODERATOR] if c.name]
+            with contextlib.suppress(Rejected):
+                await self._store.presence(self.slug, here, ttl_ms=PRESENCE_TTL_MS)
+
+    async def moderator_present(self, conn: Connection, here: bool) -> None:
+        with contextlib.suppress(Rejected):
+            await self._store.presence(self.slug, [(here, conn.id, conn.name)], ttl_ms=PRESENCE_TTL_MS)
 
     @property
     def size(self) -> int:
@@ -231,12 +248,6 @@ class EventFeed:
 
     def idle_for(self, now: float) -> float:
         return 0.0 if self._idle_since is None else now - self._idle_since
-
-    def broadcast(self, audience: Audience, frame: p.Outbound) -> None:
-        """A frame that is not in the log (e.g. presence) to every local socket of one audience."""
-        text = p.encode(frame)
-        for conn in self._conns[audience]:
-            self._deliver(conn, "", text)
 
     def connections(self, audience: Audience) -> set[Connection]:
         return self._conns[audience]

@@ -311,6 +311,7 @@ class ModeratorSnapshot(Outbound, tag="snapshot"):
     questions: list[ModeratorQuestion]
     queue: list[str]
     screen: str
+    moderators: list[str] = []
 
 
 class ScreenSnapshot(Outbound, tag="snapshot"):
@@ -392,8 +393,9 @@ class Error(Outbound, tag="error"):
 
 
 class Presence(Outbound, tag="presence"):
-    """Who is moderating now."""
+    """Who is moderating now, on any server process."""
 
+    id: str
     moderators: list[str]
 
 

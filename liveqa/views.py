@@ -99,6 +99,7 @@ def snapshot(state: EventState, audience: Audience, pid: str = "") -> p.Outbound
             questions=[moderator_question(q) for q in state.questions.values()],
             queue=state.queue,
             screen=state.screen,
+            moderators=state.moderators,
         )
     if audience is Audience.SCREEN:
         return p.ScreenSnapshot(
@@ -124,6 +125,8 @@ def frames(entry: LogEntry, before: Question | None, *, known: bool) -> dict[Aud
     if entry.event is not None:
         event_frame = p.EventChanged(id=entry.id, event=p.EventView.of(entry.event))
         return {Audience.PUBLIC: event_frame, Audience.MODERATOR: event_frame}
+    if entry.moderators is not None:
+        return {Audience.PUBLIC: None, Audience.MODERATOR: p.Presence(id=entry.id, moderators=entry.moderators)}
     if entry.votes is not None:
         frame = p.Votes(id=entry.id, votes=dict([entry.votes]))
         return {Audience.PUBLIC: frame, Audience.MODERATOR: frame}

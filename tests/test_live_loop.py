@@ -136,8 +136,7 @@ async def test_moderators_reorder_pin_and_see_each_other(server: str, event: Eve
     asker = await Client.open(server, event.slug)
     first = await moderator_client(server, event, "Ana")
     second = await moderator_client(server, event, "Bo")
-    presence = await first.expect("presence")
-    assert "Bo" in presence["moderators"]
+    assert await first.expect("presence", moderators=["Ana", "Bo"])
     qids = [(await asker.submit(f"Question {i}"))["qid"] for i in range(4)]
     for qid in qids:
         await first.act("approve", qid=qid)

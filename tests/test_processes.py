@@ -52,6 +52,13 @@ async def test_participant_and_moderator_on_different_processes(
     voter = await Client.open(a.url, event.slug)
     await voter.send("upvote", qid=qid)
     assert (await mod.expect("votes"))["votes"] == {qid: 1}
+    # Moderators on different processes see each other, and see the other leave.
+    colleague = await Client.open(
+        a.url, event.slug, "moderator", sid=await login(a.url, event.slug, event.password, name="Bo")
+    )
+    assert await mod.expect("presence", moderators=["Bo", "Mod"])
+    await colleague.close()
+    assert await mod.expect("presence", moderators=["Mod"])
 
 
 async def test_clients_of_a_killed_process_resume_on_the_other(

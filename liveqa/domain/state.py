@@ -16,6 +16,7 @@ class LogEntry(msgspec.Struct, kw_only=True):
     screen: str | None = None  # "" when the screen was cleared
     votes: tuple[str, int] | None = None
     event: EventInfo | None = None
+    moderators: list[str] | None = None  # who is moderating, when that changed
 
 
 def log_id_key(log_id: str) -> tuple[int, int]:
@@ -34,6 +35,7 @@ class EventState:
         self.questions: dict[str, Question] = {}
         self.queue: list[str] = []
         self.screen = ""
+        self.moderators: list[str] = []
 
     def apply(self, entry: LogEntry) -> None:
         """Apply one entry. Entries at or before `head` were applied already and are ignored."""
@@ -51,4 +53,6 @@ class EventState:
             self.screen = entry.screen
         if entry.event is not None:
             self.info = entry.event
+        if entry.moderators is not None:
+            self.moderators = entry.moderators
         self.head = entry.id

@@ -75,6 +75,11 @@ def rate(slug: str, who: str, action: str) -> str:
     return f"{_event(slug)}:rate:{action}:{who}"
 
 
+def presence(slug: str) -> str:
+    """Sorted set: '<console id> <moderator name>' → expiry (ms)."""
+    return f"{_event(slug)}:presence"
+
+
 def session(slug: str, sid_hash: str) -> str:
     """A moderator's session: the moderator's display name, with an idle expiry."""
     return f"{_event(slug)}:session:{sid_hash}"

@@ -90,6 +90,8 @@ def parse_entry(log_id: str, fields: dict[str, str]) -> LogEntry:
         entry.votes = (qid, int(votes))
     if (e := fields.get("e")) is not None:
         entry.event = EventInfo.from_flat(_pairs(_STRINGS.decode(e)))
+    if (m := fields.get("m")) is not None:
+        entry.moderators = [] if m == "{}" else _STRINGS.decode(m)
     return entry
 
 
@@ -194,6 +196,7 @@ class RedisStore:
                 state.questions[question.id] = question
         state.queue = list(queue)
         state.screen = fields.get("screen", "")
+        state.moderators = _STRINGS.decode(fields["moderators"]) if fields.get("moderators", "{}") != "{}" else []
         return state
 
     async def read_log(self, reader: Redis, slug: str, after: str, *, block_ms: int, count: int) -> list[LogEntry]:
@@ -322,6 +325,14 @@ class RedisStore:
             "screen",
             [keys.meta(slug), keys.log(slug), keys.question_prefix(slug)],
             [self._maxlen, qid, ",".join(SHOWABLE)],
+        )
+        return str(reply[0])
+
+    async def presence(self, slug: str, changes: list[tuple[bool, str, str]], *, ttl_ms: int) -> str:
+        """Mark consoles (console id, moderator name) here or gone; returns the log id if the names changed."""
+        flat = [item for here, console, name in changes for item in ("here" if here else "gone", console, name)]
+        reply = await self._run(
+            "presence", [keys.meta(slug), keys.log(slug), keys.presence(slug)], [self._maxlen, ttl_ms, *flat]
         )
         return str(reply[0])
 

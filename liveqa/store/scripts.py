@@ -19,6 +19,7 @@ NAMES = (
     "screen",
     "set_event",
     "snapshot",
+    "presence",
 )
 
 

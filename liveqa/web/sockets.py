@@ -314,18 +314,11 @@ async def moderator(websocket: WebSocket) -> None:
     conn = _connection(websocket, services, Audience.MODERATOR, name=name)
     session = Session(websocket, services, feed, conn, sid=sid)
     welcome = p.Welcome(role="moderator", event=p.EventView.of(feed.state.info), epoch=feed.state.epoch, moderator=name)
+    await feed.moderator_present(conn, True)
     try:
-        _announce_presence(feed, joining=name)
         await _serve(session, hello, welcome, _moderator_frame)  # type: ignore[arg-type]
     finally:
-        _announce_presence(feed)
-
-
-def _announce_presence(feed: EventFeed, joining: str = "") -> None:
-    names = sorted({c.name for c in feed.connections(Audience.MODERATOR)} - {""})
-    if joining and joining not in names:
-        names = sorted([*names, joining])
-    feed.broadcast(Audience.MODERATOR, p.Presence(moderators=names))
+        await feed.moderator_present(conn, False)
 
 
 async def _moderator_frame(session: Session, text: str) -> None:
