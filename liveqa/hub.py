@@ -10,6 +10,7 @@ import logging
 from collections import defaultdict
 
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
 from liveqa import protocol as p, views
 from liveqa.connection import Connection
@@ -19,6 +20,8 @@ from liveqa.store import RedisStore, keys
 from liveqa.views import Audience
 
 logger = logging.getLogger(__name__)
+
+UNKNOWN_EVENT = 4004
 
 BLOCK_MS = 5000
 BATCH = 500
@@ -42,9 +45,12 @@ class EventFeed:
         self._task: asyncio.Task[None] | None = None
         self._presence: asyncio.Task[None] | None = None
         self._idle_since: float | None = None
+        self._seed: dict[str, str] = {}  # to restore the event if Redis loses it
+        self.deleted = False
 
     async def start(self) -> None:
         self.state = await self._store.load_state(self.slug)
+        self._seed = await self._store.event_seed(self.slug)
         self._task = asyncio.create_task(self._read(), name=f"feed:{self.slug}")
         self._presence = asyncio.create_task(self._refresh_presence(), name=f"presence:{self.slug}")
 
@@ -75,45 +81,57 @@ class EventFeed:
 
     async def _read(self) -> None:
         delay = 0.1
+        verify = False  # after a failure, the state is verified before reading on: Redis may have lost it
         while True:
             try:
+                if verify:
+                    if not await self._check_epoch():
+                        return
+                    verify = False
                 entries = await self._store.read_log(
                     self._reader, self.slug, self.state.head, block_ms=BLOCK_MS, count=BATCH
                 )
-                if not entries:
-                    await self._check_epoch()
+                if not entries and not await self._check_epoch():
+                    return
                 delay = 0.1
-            except (OSError, ConnectionError, TimeoutError, Rejected) as exc:
+            except (OSError, RedisError, Rejected) as exc:
                 logger.warning("event log read failed; retrying", extra={"event": self.slug, "error": repr(exc)})
+                verify = True
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 2.0)
-                with contextlib.suppress(OSError, ConnectionError, TimeoutError, Rejected):
-                    await self._check_epoch()
                 continue
-            except Exception as exc:  # a redis-py error class outside the ones above: log and keep reading
-                if type(exc).__module__.startswith("redis"):
-                    logger.warning("event log read failed; retrying", extra={"event": self.slug, "error": repr(exc)})
-                    await asyncio.sleep(delay)
-                    delay = min(delay * 2, 2.0)
-                    continue
-                raise
             self.publish(entries)
 
-    async def _check_epoch(self) -> None:
-        """After an outage or a quiet spell: if the event was recreated (new epoch) or its log went back in
-        time (Redis restarted without its data), reload and send every client a fresh snapshot."""
-        info = await self._store.client.hmget(keys.meta(self.slug), ["epoch"])
-        first = await self._store.first_log_id(self.slug)
-        head_gone = bool(first) and log_id_key(first) > log_id_key(self.state.head) and self.state.head != "0-0"
-        if info[0] == self.state.epoch and not head_gone and first:
-            return
+    async def _check_epoch(self) -> bool:
+        """After an outage or a quiet spell, make sure the state is still the event's. If the event was recreated
+        (new epoch) or Redis restarted without its data, reload (restoring the event itself if it vanished) and
+        send every client a fresh snapshot. Returns False when the event was deleted: its sockets are closed."""
+        epoch = await self._store.client.hget(keys.meta(self.slug), "epoch")
+        if epoch is None:
+            if await self._store.is_deleted(self.slug):
+                logger.warning("event deleted; closing its sockets", extra={"event": self.slug})
+                for conns in self._conns.values():
+                    for conn in conns:
+                        conn.shut(UNKNOWN_EVENT, "event deleted")
+                self.deleted = True
+                return False
+            if await self._store.restore_event(self.slug, self._seed):
+                logger.error("event data vanished from Redis; event restored empty", extra={"event": self.slug})
+        else:
+            first = await self._store.first_log_id(self.slug)
+            went_back = bool(first) and log_id_key(first) > log_id_key(self.state.head)
+            if epoch == self.state.epoch and not went_back and first:
+                self._seed = await self._store.event_seed(self.slug) or self._seed
+                return True
         logger.warning("event state reset; resyncing clients", extra={"event": self.slug})
         self.state = await self._store.load_state(self.slug)
+        self._seed = await self._store.event_seed(self.slug) or self._seed
         self._snapshots.clear()
         for audience, conns in self._conns.items():
             for conn in conns:
                 conn.held = None
                 conn.offer(self._snapshot_text(audience, conn.pid))
+        return True
 
     def publish(self, entries: list[LogEntry]) -> None:
         """Apply entries to the state and fan them out. Consecutive vote tallies are coalesced into one frame."""
@@ -279,8 +297,11 @@ class Hub:
     async def feed(self, slug: str) -> EventFeed:
         """The running feed of an event, started if needed. Raises UnknownEvent for an unknown slug."""
         if (feed := self._feeds.get(slug)) is not None:
-            feed.touch()
-            return feed
+            if not feed.deleted:
+                feed.touch()
+                return feed
+            del self._feeds[slug]
+            await feed.stop()
         if (starting := self._starting.get(slug)) is not None:
             return await asyncio.shield(starting)
         future: asyncio.Future[EventFeed] = asyncio.get_running_loop().create_future()

@@ -139,6 +139,10 @@ class Client:
         self._taken.update(range(len(self.frames)))
         return got
 
+    async def frames_of(self, type_: str) -> list[dict[str, Any]]:
+        """Every frame of one type received so far (taken or not)."""
+        return [frame for frame in self.frames if frame["type"] == type_]
+
     async def submit(self, text: str, **fields: Any) -> dict[str, Any]:
         """Submit and wait for the ack (or error) about it."""
         client_id = fields.pop("cid", None) or cid()

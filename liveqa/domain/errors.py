@@ -79,3 +79,7 @@ class Unavailable(Rejected):
 
 class NotQueued(Rejected):
     code = "not_queued"
+
+
+class EventExists(Rejected):
+    code = "event_exists"

@@ -12,6 +12,11 @@ def events() -> str:
     return f"{PREFIX}:events"
 
 
+def deleted(slug: str) -> str:
+    """Tombstone of a deleted event: running servers close its sockets instead of restoring it."""
+    return f"{PREFIX}:deleted:{slug}"
+
+
 def _event(slug: str) -> str:
     return f"{PREFIX}:{{{slug}}}"
 

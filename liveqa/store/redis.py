@@ -126,10 +126,17 @@ class RedisStore:
     # --- events -------------------------------------------------------------------------------------
 
     async def create_event(
-        self, slug: str, title: str, *, anonymous_allowed: bool, max_length: int, password_hash: str
+        self,
+        slug: str,
+        title: str,
+        *,
+        anonymous_allowed: bool,
+        max_length: int,
+        password_hash: str,
+        screen_token: str = "",
     ) -> str:
-        """Create an event; returns its screen token. Raises Rejected('exists') if the slug is taken."""
-        token = secrets.token_urlsafe(24)
+        """Create an event; returns its screen token. Raises EventExists if the slug is taken."""
+        token = screen_token or secrets.token_urlsafe(24)
         reply: list[Any] = await self._call(
             lambda: self._scripts["create_event"](
                 keys=[keys.meta(slug), keys.log(slug), keys.secrets(slug)],
@@ -147,9 +154,41 @@ class RedisStore:
             )
         )
         if reply[0] == "exists":
-            raise errors.Rejected(f"event {slug!r} exists already")
+            raise errors.EventExists(f"event {slug!r} exists already")
         await self.client.sadd(keys.events(), slug)
+        await self.client.delete(keys.deleted(slug))
         return token
+
+    async def event_seed(self, slug: str) -> dict[str, str]:
+        """What it takes to recreate an event as it is (its meta and secrets), or {} if it is gone."""
+        meta: dict[str, str] = await self._call(lambda: self.client.hgetall(keys.meta(slug)))
+        if not meta:
+            return {}
+        secret: dict[str, str] = await self._call(lambda: self.client.hgetall(keys.secrets(slug)))
+        return {**meta, **{f"secret:{k}": v for k, v in secret.items()}}
+
+    async def restore_event(self, slug: str, seed: dict[str, str]) -> bool:
+        """Recreate a vanished event from its seed, with a new epoch; False if it exists or was deleted."""
+        if await self._call(lambda: self.client.exists(keys.deleted(slug))):
+            return False
+        info = EventInfo.from_flat(seed)
+        try:
+            await self.create_event(
+                slug,
+                info.title,
+                anonymous_allowed=info.anonymous_allowed,
+                max_length=info.max_length,
+                password_hash=seed.get("secret:password", ""),
+                screen_token=seed.get("secret:screen_token", ""),
+            )
+        except errors.EventExists:
+            return False
+        if not info.open:
+            await self.set_event(slug, open="0")
+        return True
+
+    async def is_deleted(self, slug: str) -> bool:
+        return bool(await self._call(lambda: self.client.exists(keys.deleted(slug))))
 
     async def event_slugs(self) -> list[str]:
         return sorted(str(slug) for slug in await self.client.smembers(keys.events()))
@@ -172,7 +211,8 @@ class RedisStore:
         return str((await self._run("set_event", [keys.meta(slug), keys.log(slug)], [self._maxlen, *flat]))[0])
 
     async def delete_event(self, slug: str) -> int:
-        """Remove every key of the event; returns how many were removed."""
+        """Remove every key of the event; returns how many were removed. Running servers close its sockets."""
+        await self.client.set(keys.deleted(slug), "1", ex=30 * 86400)
         removed = 0
         async for key in self.client.scan_iter(match=keys.event_keys_pattern(slug), count=500):
             removed += await self.client.unlink(key)
