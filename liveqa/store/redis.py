@@ -12,7 +12,14 @@ from typing import Any
 import msgspec
 from redis.asyncio import BlockingConnectionPool, ConnectionPool, Redis
 from redis.backoff import ExponentialWithJitterBackoff
-from redis.exceptions import ConnectionError as RedisConnectionError, ResponseError, TimeoutError as RedisTimeoutError
+from redis.exceptions import (
+    BusyLoadingError,
+    ConnectionError as RedisConnectionError,
+    OutOfMemoryError,
+    ReadOnlyError,
+    ResponseError,
+    TimeoutError as RedisTimeoutError,
+)
 from redis.retry import Retry
 
 from liveqa.domain import errors
@@ -43,9 +50,11 @@ SESSION_IDLE_S = 30 * 60
 SESSION_ABSOLUTE_MS = 12 * 3600 * 1000
 
 
-def connect(url: str, *, timeout: float | None = 2.0, max_connections: int = 64, blocking: bool = True) -> Redis:
-    """A client for `url`. Commands time out after `timeout` seconds and are retried briefly on connection loss:
-    every script is safe to run twice (submissions carry their client id; other rules refuse a repeat).
+def connect(url: str, *, timeout: float | None = 1.0, max_connections: int = 64, blocking: bool = True) -> Redis:
+    """A client for `url`. Commands time out after `timeout` seconds, so a client hears `unavailable` quickly when
+    Redis is frozen; a lost connection is retried once (every script is safe to run twice: submissions carry
+    their client id, other rules refuse a repeat). A timed-out command may still run later, which is why
+    submissions are idempotent.
 
     With `blocking`, at most `max_connections` commands are in flight and the rest wait (up to `timeout`) for a
     connection instead of failing: a burst of a thousand votes queues here rather than erroring.
@@ -53,10 +62,10 @@ def connect(url: str, *, timeout: float | None = 2.0, max_connections: int = 64,
     options: dict[str, Any] = {
         "decode_responses": True,
         "socket_timeout": timeout,
-        "socket_connect_timeout": 2.0,
+        "socket_connect_timeout": 1.0,
         "health_check_interval": 5,
-        "retry": Retry(ExponentialWithJitterBackoff(cap=0.5, base=0.05), 2),
-        "retry_on_error": [RedisConnectionError, RedisTimeoutError],
+        "retry": Retry(ExponentialWithJitterBackoff(cap=0.2, base=0.05), 1),
+        "retry_on_error": [RedisConnectionError],
         "max_connections": max_connections,
     }
     if blocking:
@@ -108,8 +117,10 @@ class RedisStore:
             return await operation()
         except (RedisConnectionError, RedisTimeoutError) as exc:
             raise errors.Unavailable("the store is not answering; retry shortly") from exc
+        except (OutOfMemoryError, BusyLoadingError, ReadOnlyError) as exc:
+            raise errors.Unavailable("the store refuses writes right now; retry shortly") from exc
         except ResponseError as exc:
-            if str(exc).startswith(("OOM", "MISCONF", "LOADING", "READONLY", "BUSY", "MASTERDOWN")):
+            if str(exc).startswith(("OOM", "MISCONF", "LOADING", "READONLY", "BUSY", "MASTERDOWN", "TRYAGAIN")):
                 raise errors.Unavailable("the store refuses writes right now; retry shortly") from exc
             raise
 
@@ -404,10 +415,14 @@ class RedisStore:
 
     # --- durability -----------------------------------------------------------------------------------
 
+    async def writable(self) -> None:
+        """Raise Unavailable unless Redis accepts a write now (it refuses when out of memory, for instance)."""
+        await self._call(lambda: self.client.set(f"{keys.PREFIX}:probe", "1", px=10_000))
+
     async def durability(self) -> str:
         """How durable an acknowledged write is on this Redis: 'always', 'everysec', 'no', 'off' or 'unknown'."""
         try:
-            config = await self.client.config_get("append*")
+            config = await self._call(lambda: self.client.config_get("append*"))
         except ResponseError:
             return "unknown"  # CONFIG is disabled on managed Redis
         if config.get("appendonly") != "yes":

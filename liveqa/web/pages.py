@@ -11,7 +11,6 @@ from starlette.responses import FileResponse, JSONResponse, PlainTextResponse, R
 
 from liveqa import auth
 from liveqa.domain import errors
-from liveqa.store.redis import SESSION_IDLE_S
 from liveqa.web.services import Services
 
 logger = logging.getLogger(__name__)
@@ -139,17 +138,13 @@ async def livez(request: Request) -> Response:
 
 
 async def readyz(request: Request) -> Response:
-    """Ready to serve: Redis answers, and how durable an acknowledged question is."""
+    """Ready to serve: Redis answers and accepts writes; also says how durable an acknowledged question is."""
     services = _services(request)
     if getattr(request.app.state, "draining", False):
         return JSONResponse({"status": "draining"}, status_code=503)
     try:
-        await services.store.client.ping()
+        await services.store.writable()
         durability = await services.store.durability()
-    except (errors.Rejected, OSError, ConnectionError, TimeoutError) as exc:
-        return JSONResponse({"status": "unavailable", "error": type(exc).__name__}, status_code=503)
-    except Exception as exc:  # redis-py's own errors
-        if type(exc).__module__.startswith("redis"):
-            return JSONResponse({"status": "unavailable", "error": type(exc).__name__}, status_code=503)
-        raise
-    return JSONResponse({"status": "ready", "appendfsync": durability, "session_idle_s": SESSION_IDLE_S})
+    except errors.Unavailable as exc:
+        return JSONResponse({"status": "unavailable", "detail": exc.detail}, status_code=503)
+    return JSONResponse({"status": "ready", "appendfsync": durability})

@@ -148,7 +148,11 @@ async def _serve(session: Session, hello: p.Hello, welcome: p.Welcome, handle: _
             text = await _receive_text(session)
             if text is None:
                 break
-            await handle(session, text)
+            try:
+                await handle(session, text)
+            except Exception:  # a bug of ours: say so to this client, log it, keep serving everyone
+                logger.exception("unexpected error handling a frame", extra={"event": session.slug})
+                session.reply(p.Error(code="internal_error", detail="the server failed to handle that; retry"))
     except WebSocketDisconnect:
         pass
     finally:
