@@ -34,6 +34,10 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     submit_per_minute: Annotated[float, msgspec.Meta(gt=0)] = 5.0
     vote_burst: Annotated[int, msgspec.Meta(ge=0)] = 60
     vote_per_minute: Annotated[float, msgspec.Meta(gt=0)] = 120.0
+    join_burst: Annotated[int, msgspec.Meta(ge=0)] = 100  # new participants per client address at once (0: no limit)
+    join_per_minute: Annotated[float, msgspec.Meta(gt=0)] = 60.0  # … and per minute after: venues share one address
+    login_burst: Annotated[int, msgspec.Meta(ge=0)] = 10  # moderator login attempts per address and event
+    login_per_minute: Annotated[float, msgspec.Meta(gt=0)] = 10.0
     max_frames_queued: Annotated[int, msgspec.Meta(ge=10)] = 2000  # per socket, before 4008
     max_bytes_queued: Annotated[int, msgspec.Meta(ge=65536)] = 4 << 20
     max_message_bytes: Annotated[int, msgspec.Meta(ge=1024)] = 16384  # larger inbound frames close with 1009

@@ -105,7 +105,11 @@ async def serve(settings: Settings) -> AsyncIterator[str]:
 def settings(redis_url: str) -> Settings:
     """Test settings: rate limits out of the way (tests of the limits set their own)."""
     return Settings(
-        redis_url=redis_url, static_dir=str(Path(__file__).parent.parent / "static"), submit_burst=1000, vote_burst=1000
+        redis_url=redis_url,
+        static_dir=str(Path(__file__).parent.parent / "static"),
+        submit_burst=1000,
+        vote_burst=1000,
+        join_burst=10_000,
     )
 
 

@@ -37,6 +37,7 @@ class ServerProcess:
             "LIVEQA_PORT": str(self.port),
             "LIVEQA_SUBMIT_BURST": "1000",
             "LIVEQA_VOTE_BURST": "1000",
+            "LIVEQA_JOIN_BURST": "10000",
             "LIVEQA_STATIC_DIR": str(ROOT / "static"),
             **self.env,
         }

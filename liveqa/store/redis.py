@@ -276,6 +276,10 @@ class RedisStore:
         pid: str | None = await self._call(lambda: self.client.hget(keys.participant_tokens(slug), digest(token)))
         return pid or ""
 
+    async def take(self, slug: str, action: str, who: str, *, rate: tuple[int, float]) -> None:
+        """Take a token from the (event, action, who) bucket or raise RateLimited. `who` is hashed first."""
+        await self._run("rate", [keys.rate(slug, digest(who)[:16], action)], [rate[0], rate[1]])
+
     async def new_participant(self, slug: str) -> tuple[str, str]:
         """A new participant: (id, token). Only a digest of the token is stored."""
         pid, token = secrets.token_hex(6), secrets.token_urlsafe(24)

@@ -20,6 +20,7 @@ NAMES = (
     "set_event",
     "snapshot",
     "presence",
+    "rate",
 )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from pathlib import Path
 
@@ -59,6 +60,11 @@ async def screen_page(request: Request) -> Response:
     return _page(request, "screen.html")
 
 
+def client_address(request: Request) -> str:
+    """The client's address (uvicorn resolves X-Forwarded-For from trusted proxies)."""
+    return request.client.host if request.client else "unknown"
+
+
 def _same_origin(request: Request) -> bool:
     """CSRF defence for form posts: the browser says where the form came from; it must be here."""
     origin = request.headers.get("origin")
@@ -74,11 +80,20 @@ async def login(request: Request) -> Response:
     target = f"/e/{slug}/moderate"
     if not _same_origin(request):
         return PlainTextResponse("cross-site login refused", status_code=403)
+    settings = services.settings
+    try:
+        await services.store.take(
+            slug, "login", client_address(request), rate=(settings.login_burst, settings.login_per_minute / 60)
+        )
+    except errors.RateLimited:
+        logger.warning("moderator login rate-limited", extra={"event": slug})
+        return RedirectResponse(f"{target}?failed=limited", status_code=303)
     form = await request.form()
     name = " ".join(str(form.get("name", "")).split())[:40]
     password = str(form.get("password", ""))
     stored = await services.store.event_secret(slug, "password")
-    if not name or not auth.check_password(stored, password):
+    # Argon2 takes tens of milliseconds of CPU on purpose: off the event loop, so sockets don't wait.
+    if not name or not await asyncio.to_thread(auth.check_password, stored, password):
         logger.info("moderator login failed", extra={"event": slug})
         return RedirectResponse(f"{target}?failed=1", status_code=303)
     sid = await services.store.create_session(slug, name)

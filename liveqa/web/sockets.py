@@ -34,6 +34,7 @@ POLICY = 1008  # bad credentials, or too many invalid messages
 TRY_LATER = 1013  # the store is unavailable at connect
 LOGIN_REQUIRED = 4001  # moderator session missing, expired or ended
 UNKNOWN_EVENT = 4004
+RATE_LIMITED = 4029
 UNSUPPORTED_VERSION = 4400
 
 HELLO_TIMEOUT_S = 10.0
@@ -217,13 +218,26 @@ async def participant(websocket: WebSocket) -> None:
     hello = await _await_hello(websocket)
     if hello is None:
         return
+    settings = services.settings
     try:
         pid = await services.store.participant(feed.slug, hello.token)
         token = hello.token
         if not pid:
+            # New identities are rate-limited per address (votes are per identity); venues share addresses,
+            # so the default allows a room full of people joining at once.
+            address = websocket.client.host if websocket.client else "unknown"
+            await services.store.take(
+                feed.slug, "join", address, rate=(settings.join_burst, settings.join_per_minute / 60)
+            )
             pid, token = await services.store.new_participant(feed.slug)
     except errors.Unavailable:
         await websocket.close(TRY_LATER, "store unavailable")
+        return
+    except errors.RateLimited as exc:
+        await websocket.send_text(
+            p.encode(p.Error(code=exc.code, detail=exc.detail, retry_after_ms=exc.retry_after_ms))
+        )
+        await websocket.close(RATE_LIMITED, "too many new participants from this address")
         return
     conn = _connection(websocket, services, Audience.PUBLIC, pid)
     session = Session(websocket, services, feed, conn)
