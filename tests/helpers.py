@@ -143,12 +143,16 @@ class Client:
         """Every frame of one type received so far (taken or not)."""
         return [frame for frame in self.frames if frame["type"] == type_]
 
+    async def reply_to(self, client_id: str, timeout: float = 5.0) -> dict[str, Any]:
+        """The ack or error answering the submission with this cid."""
+        return await self.take(lambda f: f["type"] in ("ack", "error") and f.get("cid") == client_id, timeout)
+
     async def submit(self, text: str, **fields: Any) -> dict[str, Any]:
         """Submit and wait for the ack (or error) about it."""
         client_id = fields.pop("cid", None) or cid()
         author = {"name": "Amina", "organisation": "Voices of the Sahel", "country": "NE"}
         await self.send("submit", cid=client_id, text=text, **{**author, **fields})
-        return await self.take(lambda f: f["type"] in ("ack", "error") and f.get("cid") == client_id)
+        return await self.reply_to(client_id)
 
     async def act(self, type_: str, **fields: Any) -> dict[str, Any]:
         """A moderator action; waits for its done or error."""

@@ -58,9 +58,7 @@ async def test_submission_limit_holds_across_two_processes(redis_url: str, event
                 for i, c in enumerate(cids)
             )
         )
-        replies = [
-            await (first if i % 2 else second).take(lambda f, c=c: f.get("cid") == c) for i, c in enumerate(cids)
-        ]  # type: ignore[misc]
+        replies = [await (first if i % 2 else second).reply_to(c) for i, c in enumerate(cids)]
         assert sum(r["type"] == "ack" for r in replies) == 5
         assert {r["code"] for r in replies if r["type"] == "error"} == {"rate_limited"}
     finally:

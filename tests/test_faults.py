@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -89,10 +88,6 @@ async def test_deleting_an_event_closes_its_sockets(server: str, store: RedisSto
     assert await refused.close_code() == 4004
 
 
-def _reply_to(client_id: str, frame: dict[str, Any]) -> bool:
-    return frame.get("cid") == client_id and frame["type"] in ("ack", "error")
-
-
 class Submitter:
     """A participant sending questions one after another, resending each with its cid until acknowledged,
     as the page's outbox does. Records how long every send took to be answered."""
@@ -113,7 +108,7 @@ class Submitter:
                 started = asyncio.get_running_loop().time()
                 await client.send("submit", cid=client_id, text=f"{self.name} question {i}", name="A",
                                   organisation="B", country="KE")  # fmt: skip
-                reply = await client.take(partial(_reply_to, client_id))
+                reply = await client.reply_to(client_id)
                 self.answer_times.append(asyncio.get_running_loop().time() - started)
                 if reply["type"] == "ack":
                     self.acked[client_id] = reply["qid"]
