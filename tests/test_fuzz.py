@@ -34,7 +34,7 @@ json_values = st.recursive(
     lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=10), children, max_size=4),
     max_leaves=12,
 )
-VALID = [
+VALID: list[dict[str, Any]] = [
     {"type": "submit", "cid": "abcdefgh-1", "text": "A question?", "name": "A", "organisation": "B", "country": "KE"},
     {"type": "edit", "qid": "1", "text": "changed"},
     {"type": "withdraw", "qid": "1"},

@@ -10,7 +10,7 @@ import asyncio
 import os
 import secrets
 import uuid
-from collections.abc import Coroutine
+from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -60,8 +60,8 @@ class EventMachine(RuleBasedStateMachine):
         self.queue: list[str] = []
         self.screen = ""
 
-    def run(self, coroutine: Coroutine[Any, Any, T]) -> T:
-        return self.loop.run_until_complete(coroutine)
+    def run(self, awaitable: Awaitable[T]) -> T:
+        return self.loop.run_until_complete(awaitable)
 
     def teardown(self) -> None:
         self.run(self.store.delete_event(self.slug))
@@ -185,12 +185,11 @@ class EventMachine(RuleBasedStateMachine):
 
 def test_scripts_agree_with_the_reference_model(redis_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("LIVEQA_MODEL_REDIS_URL", redis_url)
-    run = EventMachine.TestCase()
-    run.settings = hypothesis_settings(
+    EventMachine.TestCase.settings = hypothesis_settings(
         max_examples=int(os.environ.get("LIVEQA_MODEL_EXAMPLES", "40")),
         stateful_step_count=30,
         deadline=None,
         suppress_health_check=list(HealthCheck),
         database=None,
     )
-    run.runTest()
+    EventMachine.TestCase().runTest()
