@@ -27,6 +27,7 @@ class Connection:
         *,
         pid: str = "",
         name: str = "",
+        sid: str = "",
         max_frames: int = 2000,
         max_bytes: int = 2 << 20,
         send_timeout: float = 10.0,
@@ -35,6 +36,7 @@ class Connection:
         self.audience = audience
         self.pid = pid  # a participant's id: their own questions' frames go to this socket
         self.name = name  # a moderator's display name, for presence
+        self.sid = sid  # a moderator's session id: re-checked while the socket lives
         self._send = send
         self._close = close
         self._frames: collections.deque[str] = collections.deque()

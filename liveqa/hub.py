@@ -21,6 +21,7 @@ from liveqa.views import Audience
 
 logger = logging.getLogger(__name__)
 
+LOGIN_REQUIRED = 4001
 UNKNOWN_EVENT = 4004
 
 BLOCK_MS = 5000
@@ -62,12 +63,23 @@ class EventFeed:
                     await task
 
     async def _refresh_presence(self) -> None:
-        """Keep this process's moderator consoles listed; a crashed process's entries simply expire."""
+        """Keep this process's moderator consoles listed (a crashed process's entries simply expire), and close
+        consoles whose session ended (logged out elsewhere, or expired) even if they send nothing."""
         while True:
             await asyncio.sleep(PRESENCE_REFRESH_S)
-            here = [(True, c.id, c.name) for c in self._conns[Audience.MODERATOR] if c.name]
+            consoles = list(self._conns[Audience.MODERATOR])
             with contextlib.suppress(Rejected):
+                for conn in consoles:
+                    if conn.sid and not await self._store.session(self.slug, conn.sid, extend=False):
+                        conn.shut(LOGIN_REQUIRED, "session ended")
+                here = [(True, c.id, c.name) for c in consoles if c.name and not c.close_code]
                 await self._store.presence(self.slug, here, ttl_ms=PRESENCE_TTL_MS)
+
+    def end_session(self, sid: str) -> None:
+        """A moderator logged out here: close that session's consoles in this process at once."""
+        for conn in self._conns[Audience.MODERATOR]:
+            if conn.sid == sid:
+                conn.shut(LOGIN_REQUIRED, "logged out")
 
     async def moderator_present(self, conn: Connection, here: bool) -> None:
         with contextlib.suppress(Rejected):
@@ -319,6 +331,9 @@ class Hub:
             raise
         finally:
             del self._starting[slug]
+
+    def running(self, slug: str) -> EventFeed | None:
+        return self._feeds.get(slug)
 
     def active(self) -> list[EventFeed]:
         return list(self._feeds.values())

@@ -36,7 +36,7 @@ def cid() -> str:
 
 async def login(base: str, slug: str, password: str, name: str = "Mod") -> str:
     """Log a moderator in over HTTP; returns the session cookie's value."""
-    async with httpx.AsyncClient(base_url=base) as http:
+    async with httpx.AsyncClient(base_url=base, headers={"origin": base}) as http:
         response = await http.post(f"/e/{slug}/login", data={"name": name, "password": password})
         assert response.status_code == 303, response.text
         sid = response.cookies.get("liveqa_session")

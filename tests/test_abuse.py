@@ -29,7 +29,7 @@ async def test_new_identities_are_rate_limited_per_address(settings: Settings, e
 async def test_login_attempts_are_rate_limited(settings: Settings, event: EventFixture) -> None:
     """After a few attempts from one address even the right password must wait: guessing is slow."""
     async for server in serve(msgspec.structs.replace(settings, login_burst=2, login_per_minute=1)):
-        async with httpx.AsyncClient(base_url=server) as http:
+        async with httpx.AsyncClient(base_url=server, headers={"origin": server}) as http:
             for _ in range(2):
                 wrong = await http.post(f"/e/{event.slug}/login", data={"name": "Eve", "password": "guess"})
                 assert wrong.headers["location"].endswith("failed=1")

@@ -11,6 +11,7 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from liveqa.settings import Settings
+from liveqa.store import RedisStore
 from tests.conftest import serve
 from tests.helpers import Client, EventFixture, cid, login, ws_url
 
@@ -99,18 +100,23 @@ async def test_moderator_socket_needs_a_session(server: str, event: EventFixture
         assert client.frames == []
 
 
-async def test_logout_ends_moderator_sockets(server: str, event: EventFixture) -> None:
-    """After logout, the next action on a moderator socket closes it with 4001."""
+async def test_logout_ends_moderator_sockets(server: str, event: EventFixture, store: RedisStore) -> None:
+    """Logging out closes that session's consoles at once (4001); a session ended elsewhere closes a console on
+    its next action."""
     sid = await login(server, event.slug, event.password)
     mod = await Client.open(server, event.slug, "moderator", sid=sid)
-    async with httpx.AsyncClient(base_url=server, cookies={"liveqa_session": sid}) as http:
+    async with httpx.AsyncClient(base_url=server, cookies={"liveqa_session": sid}, headers={"origin": server}) as http:
         assert (await http.post(f"/e/{event.slug}/logout")).status_code == 303
-    await mod.send("approve", qid="1")
     assert await mod.close_code() == 4001
+    other_sid = await login(server, event.slug, event.password)
+    other = await Client.open(server, event.slug, "moderator", sid=other_sid)
+    await store.end_session(event.slug, other_sid)  # as another server process would
+    await other.send("approve", qid="1")
+    assert await other.close_code() == 4001
 
 
 async def test_wrong_password_is_refused(server: str, event: EventFixture) -> None:
-    async with httpx.AsyncClient(base_url=server) as http:
+    async with httpx.AsyncClient(base_url=server, headers={"origin": server}) as http:
         response = await http.post(f"/e/{event.slug}/login", data={"name": "Eve", "password": "guess"})
     assert response.status_code == 303 and "failed=1" in response.headers["location"]
     assert "liveqa_session" not in response.cookies
@@ -179,3 +185,10 @@ async def test_foreign_subprotocols_are_refused(server: str, event: EventFixture
         async with connect(ws_url(server, event.slug, "participant"), subprotocols=["liveqa.v9"]):  # type: ignore[list-item]
             pass
     assert refused.value.response.status_code == 403
+
+
+async def test_posts_that_say_nothing_of_their_origin_are_refused(server: str, event: EventFixture) -> None:
+    """Without Origin or Referer a state-changing request can't be told apart from a forged one."""
+    async with httpx.AsyncClient(base_url=server) as http:
+        response = await http.post(f"/e/{event.slug}/login", data={"name": "Mod", "password": event.password})
+    assert response.status_code == 403

@@ -400,12 +400,14 @@ class RedisStore:
         await self._call(lambda: self.client.set(keys.session(slug, digest(sid)), value, ex=SESSION_IDLE_S))
         return sid
 
-    async def session(self, slug: str, sid: str) -> str:
-        """The moderator's name for a live session (extending its idle expiry), or ''."""
+    async def session(self, slug: str, sid: str, *, extend: bool = True) -> str:
+        """The moderator's name for a live session (extending its idle expiry unless told not to), or ''."""
         if not sid:
             return ""
         key = keys.session(slug, digest(sid))
-        value: str | None = await self._call(lambda: self.client.getex(key, ex=SESSION_IDLE_S))
+        value: str | None = await self._call(
+            lambda: self.client.getex(key, ex=SESSION_IDLE_S) if extend else self.client.get(key)
+        )
         if not value:
             return ""
         data = json.loads(value)

@@ -66,10 +66,13 @@ def client_address(request: Request) -> str:
 
 
 def _same_origin(request: Request) -> bool:
-    """CSRF defence for form posts: the browser says where the form came from; it must be here."""
+    """CSRF defence for every state-changing request (with SameSite=Strict cookies behind it): the browser says
+    where the form came from (Origin, else Referer); it must be here, and a request that says nothing is refused."""
     origin = request.headers.get("origin")
     if origin is None and (referer := request.headers.get("referer")):
         origin = "/".join(referer.split("/", 3)[:3])
+    if origin is None:
+        return False
     return auth.origin_allowed(
         origin, request.headers.get("host"), request.url.scheme, _services(request).allowed_origins()
     )
@@ -117,6 +120,8 @@ async def logout(request: Request) -> Response:
         return PlainTextResponse("cross-site logout refused", status_code=403)
     if sid := request.cookies.get(auth.SESSION_COOKIE):
         await services.store.end_session(slug, sid)
+        if (feed := services.hub.running(slug)) is not None:
+            feed.end_session(sid)  # other processes notice within PRESENCE_REFRESH_S
     response = RedirectResponse(f"/e/{slug}/moderate", status_code=303)
     response.delete_cookie(auth.SESSION_COOKIE, path="/")
     return response

@@ -190,7 +190,7 @@ async def _open(websocket: WebSocket, audience: Audience) -> tuple[Services, Eve
 
 
 def _connection(
-    websocket: WebSocket, services: Services, audience: Audience, pid: str = "", name: str = ""
+    websocket: WebSocket, services: Services, audience: Audience, pid: str = "", name: str = "", sid: str = ""
 ) -> Connection:
     async def close(code: int, reason: str) -> None:
         if websocket.application_state is WebSocketState.CONNECTED:
@@ -202,6 +202,7 @@ def _connection(
         audience,
         pid=pid,
         name=name,
+        sid=sid,
         max_frames=services.settings.max_frames_queued,
         max_bytes=services.settings.max_bytes_queued,
     )
@@ -329,7 +330,7 @@ async def moderator(websocket: WebSocket) -> None:
     hello = await _await_hello(websocket)
     if hello is None:
         return
-    conn = _connection(websocket, services, Audience.MODERATOR, name=name)
+    conn = _connection(websocket, services, Audience.MODERATOR, name=name, sid=sid)
     session = Session(websocket, services, feed, conn, sid=sid)
     welcome = p.Welcome(role="moderator", event=p.EventView.of(feed.state.info), epoch=feed.state.epoch, moderator=name)
     await feed.moderator_present(conn, True)
