@@ -41,6 +41,7 @@ class ServerProcess:
             "LIVEQA_STATIC_DIR": str(ROOT / "static"),
             **self.env,
         }
+        self.process = None
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "liveqa", "serve", "--no-demo"],
