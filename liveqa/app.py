@@ -13,6 +13,7 @@ from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 
 from liveqa import logs
+from liveqa.domain import screening
 from liveqa.domain.rules import SLUG
 from liveqa.hub import BLOCK_MS, Hub
 from liveqa.settings import Settings
@@ -65,7 +66,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
             logger.warning("could not read Redis persistence settings: %r", exc)
         try:
             async with Hub(store, reader) as hub:
-                app.state.services = Services(settings=settings, store=store, hub=hub)
+                words = screening.load(settings.wordlist_dir)
+                app.state.services = Services(settings=settings, store=store, hub=hub, words=words)
                 yield
         finally:
             await client.aclose()

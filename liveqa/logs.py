@@ -1,9 +1,13 @@
-"""Logging without personal data or secrets: uvicorn's access lines lose their query strings (screen tokens
-travel there) and the client's address."""
+"""Logging without personal data or secrets: uvicorn's access and WebSocket lines lose their query strings
+(screen tokens travel there) and the client's address; a client's invalid UTF-8 is one line, not a traceback."""
 
 from __future__ import annotations
 
 import logging
+
+
+def _path(value: object) -> str:
+    return str(value).split("?", 1)[0]
 
 
 class RedactAccess(logging.Filter):
@@ -13,11 +17,26 @@ class RedactAccess(logging.Filter):
         args = record.args
         if isinstance(args, tuple) and len(args) == 5:
             _, method, path, version, status = args
-            record.args = ("-", method, str(path).split("?", 1)[0], version, status)
+            record.args = ("-", method, _path(path), version, status)
+        return True
+
+
+class RedactWebSocket(logging.Filter):
+    """uvicorn.error records about handshakes carry (client address, path with query[, status])."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        if isinstance(record.msg, str) and '"WebSocket ' in record.msg and isinstance(args, tuple) and len(args) >= 2:
+            record.args = ("-", _path(args[1]), *args[2:])
+        if record.msg == "Invalid UTF-8 sequence received from client.":
+            record.exc_info = None
+            record.exc_text = None
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
         return True
 
 
 def install() -> None:
-    access = logging.getLogger("uvicorn.access")
-    if not any(isinstance(f, RedactAccess) for f in access.filters):
-        access.addFilter(RedactAccess())
+    for name, kind in (("uvicorn.access", RedactAccess), ("uvicorn.error", RedactWebSocket)):
+        target = logging.getLogger(name)
+        if not any(isinstance(f, kind) for f in target.filters):
+            target.addFilter(kind())

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from liveqa import auth
 from liveqa.domain import rules
+from liveqa.domain.model import Moderation
 from liveqa.settings import Settings
 from liveqa.store import RedisStore
 
@@ -38,22 +39,53 @@ def links(settings: Settings, slug: str, screen_token: str) -> Links:
 
 
 async def create_event(
-    store: RedisStore, slug: str, title: str, *, password: str, anonymous_allowed: bool = False, max_length: int = 500
+    store: RedisStore,
+    slug: str,
+    title: str,
+    *,
+    password: str,
+    anonymous_allowed: bool = False,
+    max_length: int = 500,
+    moderation: Moderation = Moderation.PRE,
+    passcode: str = "",
+    retention_days: int = 30,
 ) -> str:
-    """Create an event; returns its screen token. ValueError for a bad slug, title or password."""
+    """Create an event; returns its screen token. ValueError for a bad slug, title, password or setting."""
     rules.check_slug(slug)
     title = " ".join(title.split())
     if not title or len(title) > rules.TITLE_MAX:
         raise ValueError(f"a title has 1 to {rules.TITLE_MAX} characters")
     if not 20 <= max_length <= 2000:
         raise ValueError("the maximum question length is between 20 and 2000 characters")
-    return await store.create_event(
+    if not 1 <= retention_days <= 3650:
+        raise ValueError("retention is between 1 and 3650 days")
+    passcode = passcode.strip()
+    if passcode and not 3 <= len(passcode) <= 64:
+        raise ValueError("a passcode has 3 to 64 characters")
+    token = await store.create_event(
         slug,
         title,
         anonymous_allowed=anonymous_allowed,
         max_length=max_length,
         password_hash=auth.hash_password(password),
+        settings={
+            "moderation": str(moderation),
+            "retention_days": str(retention_days),
+            "passcode_required": "1" if passcode else "0",
+        },
     )
+    if passcode:
+        await store.set_secret(slug, "passcode", passcode)
+    return token
+
+
+async def set_passcode(store: RedisStore, slug: str, passcode: str) -> None:
+    """Require a passcode of new participants ('' removes it). Participants already in keep their place."""
+    passcode = passcode.strip()
+    if passcode and not 3 <= len(passcode) <= 64:
+        raise ValueError("a passcode has 3 to 64 characters")
+    await store.set_secret(slug, "passcode", passcode)
+    await store.set_event(slug, passcode_required="1" if passcode else "0")
 
 
 async def set_password(store: RedisStore, slug: str, password: str) -> None:

@@ -11,7 +11,7 @@ from typing import Annotated, Any
 
 import msgspec
 
-from liveqa.domain.model import EventInfo, Status
+from liveqa.domain.model import EventInfo, Moderation, Status
 
 SUBPROTOCOL = "liveqa.v1"
 VERSION = 1
@@ -43,6 +43,7 @@ class Hello(Inbound, tag="hello", frozen=True):
     token: Token = ""
     epoch: Epoch = ""
     last_id: LogId = ""
+    passcode: Annotated[str, msgspec.Meta(max_length=64)] = ""  # for a new participant, where the event has one
 
 
 class Ping(Inbound, tag="ping", frozen=True):
@@ -157,6 +158,19 @@ class ClearScreen(ModeratorAction, tag="clear_screen", frozen=True):
     pass
 
 
+ParticipantId = Annotated[str, msgspec.Meta(pattern=r"^[0-9a-f]{6,32}$")]
+
+
+class Ban(ModeratorAction, tag="ban", frozen=True):
+    """Bar a participant (by the `pid` moderators see on their questions) from submitting and voting."""
+
+    pid: ParticipantId
+
+
+class Unban(ModeratorAction, tag="unban", frozen=True):
+    pid: ParticipantId
+
+
 class SetOpen(ModeratorAction, tag="set_open", frozen=True):
     """Open or close the event for new questions."""
 
@@ -181,6 +195,8 @@ ModeratorMessage = (
     | Show
     | ClearScreen
     | SetOpen
+    | Ban
+    | Unban
 )
 ScreenMessage = Hello | Ping
 
@@ -246,6 +262,7 @@ class ModeratorQuestion(msgspec.Struct, kw_only=True):
     answered: int
     rev: int
     by: str
+    held: str = ""  # the word-list entry that held it for review
 
 
 class ScreenQuestion(msgspec.Struct, kw_only=True, omit_defaults=True):
@@ -259,11 +276,16 @@ class ScreenQuestion(msgspec.Struct, kw_only=True, omit_defaults=True):
 
 
 class EventView(msgspec.Struct, kw_only=True):
+    """What every page may know of an event."""
+
     slug: str
     title: str
     anonymous_allowed: bool
     open: bool
     max_length: int
+    moderation: Moderation
+    passcode_required: bool
+    ended: bool
 
     @classmethod
     def of(cls, info: EventInfo) -> EventView:
@@ -273,6 +295,9 @@ class EventView(msgspec.Struct, kw_only=True):
             anonymous_allowed=info.anonymous_allowed,
             open=info.open,
             max_length=info.max_length,
+            moderation=info.moderation,
+            passcode_required=info.passcode_required,
+            ended=bool(info.ended),
         )
 
 
@@ -312,6 +337,7 @@ class ModeratorSnapshot(Outbound, tag="snapshot"):
     queue: list[str]
     screen: str
     moderators: list[str] = []
+    banned: list[str] = []
 
 
 class ScreenSnapshot(Outbound, tag="snapshot"):
@@ -342,6 +368,7 @@ class ModeratorUpdate(Outbound, tag="update"):
     question: ModeratorQuestion | None = None
     queue: list[str] | None = None
     screen: str | None = None
+    banned: list[str] | None = None
 
 
 class ScreenUpdate(Outbound, tag="screen"):

@@ -28,6 +28,7 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     public_url: str = ""  # e.g. https://qa.example.org; links and the allowed origin derive from it
     allowed_origins: list[str] = []  # extra origins allowed to open WebSockets (exact scheme://host[:port])
     static_dir: str = str(DEFAULT_STATIC)
+    wordlist_dir: str = ""  # a folder of word lists replacing or extending the bundled ones (see liveqa/wordlists)
     log_level: str = "info"
     log_maxlen: Annotated[int, msgspec.Meta(ge=1000)] = 100_000  # event-log entries kept per event (approx.)
     submit_burst: Annotated[int, msgspec.Meta(ge=0)] = 5  # questions a participant may send at once (0: no limit)

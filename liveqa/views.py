@@ -72,6 +72,7 @@ def moderator_question(q: Question) -> p.ModeratorQuestion:
         answered=q.answered,
         rev=q.rev,
         by=q.by,
+        held=q.held,
     )
 
 
@@ -100,6 +101,7 @@ def snapshot(state: EventState, audience: Audience, pid: str = "") -> p.Outbound
             queue=state.queue,
             screen=state.screen,
             moderators=state.moderators,
+            banned=state.banned,
         )
     if audience is Audience.SCREEN:
         return p.ScreenSnapshot(
@@ -125,6 +127,8 @@ def frames(entry: LogEntry, before: Question | None, *, known: bool) -> dict[Aud
     if entry.event is not None:
         event_frame = p.EventChanged(id=entry.id, event=p.EventView.of(entry.event))
         return {Audience.PUBLIC: event_frame, Audience.MODERATOR: event_frame}
+    if entry.banned is not None:
+        return {Audience.PUBLIC: None, Audience.MODERATOR: p.ModeratorUpdate(id=entry.id, banned=entry.banned)}
     if entry.moderators is not None:
         return {Audience.PUBLIC: None, Audience.MODERATOR: p.Presence(id=entry.id, moderators=entry.moderators)}
     if entry.votes is not None:

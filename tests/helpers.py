@@ -78,6 +78,7 @@ class Client:
         sid: str = "",
         origin: str | None = None,
         hello: bool = True,
+        passcode: str = "",
     ) -> Client:
         headers = {"Cookie": f"liveqa_session={sid}"} if sid else {}
         ws = await connect(
@@ -92,7 +93,7 @@ class Client:
         client = cls(ws)
         OPEN_CLIENTS.append(client)
         if hello:
-            await client.send("hello", token=token, epoch=epoch, last_id=last_id)
+            await client.send("hello", token=token, epoch=epoch, last_id=last_id, passcode=passcode)
             welcome = await client.expect("welcome")
             client.epoch, client.token, client.pid = welcome["epoch"], welcome.get("token", ""), welcome.get("pid", "")
         return client

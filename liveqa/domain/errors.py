@@ -83,3 +83,7 @@ class NotQueued(Rejected):
 
 class EventExists(Rejected):
     code = "event_exists"
+
+
+class Banned(Rejected):
+    code = "banned"

@@ -44,6 +44,7 @@ class Question(msgspec.Struct, kw_only=True):
     answered: int = 0
     rev: int = 0  # bumped by every change; edits may name the rev they were made against
     by: str = ""  # the moderator who made the last moderation change
+    held: str = ""  # the word-list entry that held it for review, if any
 
     @property
     def public(self) -> bool:
@@ -75,17 +76,28 @@ class Question(msgspec.Struct, kw_only=True):
             answered=int(fields.get("answered", "0")),
             rev=int(fields.get("rev", "0")),
             by=fields.get("by", ""),
+            held=fields.get("held", ""),
         )
 
 
+class Moderation(enum.StrEnum):
+    PRE = "pre"  # every question waits for a moderator
+    POST = "post"  # questions are public at once, unless the word lists hold them for review
+
+
 class EventInfo(msgspec.Struct, kw_only=True, frozen=True):
-    """What an event is, as everyone may see it."""
+    """An event's settings (from its meta hash). Pages see the part protocol.EventView copies."""
 
     slug: str
     title: str
     anonymous_allowed: bool = False
     open: bool = True  # accepting questions
     max_length: int = 500  # grapheme clusters per question
+    moderation: Moderation = Moderation.PRE
+    passcode_required: bool = False
+    blocked_words: tuple[str, ...] = ()  # the event's own additions to the word lists (never sent to pages)
+    retention_days: int = 30  # personal data is erased this long after the event ends
+    ended: int = 0  # ms since the epoch when the event was ended; 0 while it runs
 
     @classmethod
     def from_flat(cls, fields: dict[str, str]) -> EventInfo:
@@ -95,4 +107,9 @@ class EventInfo(msgspec.Struct, kw_only=True, frozen=True):
             anonymous_allowed=fields.get("anonymous_allowed") == "1",
             open=fields.get("open", "1") == "1",
             max_length=int(fields.get("max_length", "500")),
+            moderation=Moderation(fields.get("moderation", "pre")),
+            passcode_required=fields.get("passcode_required") == "1",
+            blocked_words=tuple(json.loads(fields["blocked_words"])) if fields.get("blocked_words") else (),
+            retention_days=int(fields.get("retention_days", "30")),
+            ended=int(fields.get("ended", "0")),
         )

@@ -17,6 +17,7 @@ class LogEntry(msgspec.Struct, kw_only=True):
     votes: tuple[str, int] | None = None
     event: EventInfo | None = None
     moderators: list[str] | None = None  # who is moderating, when that changed
+    banned: list[str] | None = None  # participants barred from submitting and voting, when that changed
 
 
 def log_id_key(log_id: str) -> tuple[int, int]:
@@ -36,6 +37,7 @@ class EventState:
         self.queue: list[str] = []
         self.screen = ""
         self.moderators: list[str] = []
+        self.banned: list[str] = []
 
     def apply(self, entry: LogEntry) -> None:
         """Apply one entry. Entries at or before `head` were applied already and are ignored."""
@@ -55,4 +57,6 @@ class EventState:
             self.info = entry.event
         if entry.moderators is not None:
             self.moderators = entry.moderators
+        if entry.banned is not None:
+            self.banned = entry.banned
         self.head = entry.id

@@ -70,6 +70,11 @@ def submissions(slug: str) -> str:
     return f"{_event(slug)}:cids"
 
 
+def banned(slug: str) -> str:
+    """Set of participant ids barred from submitting and voting."""
+    return f"{_event(slug)}:banned"
+
+
 def participant_tokens(slug: str) -> str:
     """Hash: sha256(participant token) → participant id."""
     return f"{_event(slug)}:ptokens"

@@ -42,9 +42,12 @@ _ERRORS: dict[str, type[errors.Rejected]] = {
         errors.Conflict,
         errors.QuestionsClosed,
         errors.NotQueued,
+        errors.Banned,
     )
 }
 _STRINGS = msgspec.json.Decoder(list[str])
+# Meta fields a restored event starts afresh with (its epoch is new; its screen and presence empty).
+_NOT_RESTORED = frozenset({"epoch", "screen", "moderators", "created", "schema"})
 
 SESSION_IDLE_S = 30 * 60
 SESSION_ABSOLUTE_MS = 12 * 3600 * 1000
@@ -100,7 +103,9 @@ def parse_entry(log_id: str, fields: dict[str, str]) -> LogEntry:
     if (e := fields.get("e")) is not None:
         entry.event = EventInfo.from_flat(_pairs(_STRINGS.decode(e)))
     if (m := fields.get("m")) is not None:
-        entry.moderators = [] if m == "{}" else _STRINGS.decode(m)
+        entry.moderators = _STRINGS.decode(m)
+    if (b := fields.get("b")) is not None:
+        entry.banned = _STRINGS.decode(b)
     return entry
 
 
@@ -145,8 +150,10 @@ class RedisStore:
         max_length: int,
         password_hash: str,
         screen_token: str = "",
+        settings: dict[str, str] | None = None,
     ) -> str:
-        """Create an event; returns its screen token. Raises EventExists if the slug is taken."""
+        """Create an event; returns its screen token. Raises EventExists if the slug is taken. `settings` are
+        further meta fields (moderation, retention_days…)."""
         token = screen_token or secrets.token_urlsafe(24)
         reply: list[Any] = await self._call(
             lambda: self._scripts["create_event"](
@@ -161,6 +168,7 @@ class RedisStore:
                     password_hash,
                     token,
                     keys.SCHEMA_VERSION,
+                    *[item for pair in (settings or {}).items() for item in pair],
                 ],
             )
         )
@@ -183,6 +191,7 @@ class RedisStore:
         if await self._call(lambda: self.client.exists(keys.deleted(slug))):
             return False
         info = EventInfo.from_flat(seed)
+        kept = {k: v for k, v in seed.items() if not k.startswith("secret:") and k not in _NOT_RESTORED}
         try:
             await self.create_event(
                 slug,
@@ -191,11 +200,12 @@ class RedisStore:
                 max_length=info.max_length,
                 password_hash=seed.get("secret:password", ""),
                 screen_token=seed.get("secret:screen_token", ""),
+                settings=kept,
             )
         except errors.EventExists:
             return False
-        if not info.open:
-            await self.set_event(slug, open="0")
+        if passcode := seed.get("secret:passcode"):
+            await self.set_secret(slug, "passcode", passcode)
         return True
 
     async def is_deleted(self, slug: str) -> bool:
@@ -234,9 +244,16 @@ class RedisStore:
 
     async def load_state(self, slug: str) -> EventState:
         """The event's whole state and the log id it is the state at, read atomically."""
-        meta, head, queue, questions = await self._run(
+        meta, head, queue, questions, banned = await self._run(
             "snapshot",
-            [keys.meta(slug), keys.log(slug), keys.questions(slug), keys.queue(slug), keys.question_prefix(slug)],
+            [
+                keys.meta(slug),
+                keys.log(slug),
+                keys.questions(slug),
+                keys.queue(slug),
+                keys.question_prefix(slug),
+                keys.banned(slug),
+            ],
             [],
         )
         fields = _pairs(meta)
@@ -247,7 +264,8 @@ class RedisStore:
                 state.questions[question.id] = question
         state.queue = list(queue)
         state.screen = fields.get("screen", "")
-        state.moderators = _STRINGS.decode(fields["moderators"]) if fields.get("moderators", "{}") != "{}" else []
+        state.moderators = _STRINGS.decode(fields["moderators"]) if fields.get("moderators") else []
+        state.banned = sorted(banned)
         return state
 
     async def read_log(self, reader: Redis, slug: str, after: str, *, block_ms: int, count: int) -> list[LogEntry]:
@@ -296,8 +314,11 @@ class RedisStore:
         shown: tuple[bool, bool, bool],
         *,
         rate: tuple[int, float],
+        held: str = "",
+        publish: bool = False,
     ) -> tuple[str, str, str, bool]:
-        """Store a question once per (pid, cid). Returns (qid, log id, stored text, was it new)."""
+        """Store a question once per (pid, cid): pending, or approved at once when `publish` and not `held`.
+        Returns (qid, log id, stored text, was it new)."""
         qid, log_id, stored, kind = await self._run(
             "submit",
             [
@@ -308,8 +329,21 @@ class RedisStore:
                 keys.questions(slug),
                 keys.rate(slug, pid, "submit"),
                 keys.question_prefix(slug),
+                keys.queue(slug),
+                keys.banned(slug),
             ],
-            [self._maxlen, pid, cid, text, *author, *("1" if s else "0" for s in shown), rate[0], rate[1]],
+            [
+                self._maxlen,
+                pid,
+                cid,
+                text,
+                *author,
+                *("1" if s else "0" for s in shown),
+                rate[0],
+                rate[1],
+                held,
+                "1" if publish else "0",
+            ],  # fmt: skip
         )
         return str(qid), str(log_id), str(stored), kind == "new"
 
@@ -323,6 +357,7 @@ class RedisStore:
                 keys.question(slug, qid),
                 keys.voters(slug, qid),
                 keys.rate(slug, pid, "vote"),
+                keys.banned(slug),
             ],
             [self._maxlen, pid, qid, "up" if up else "down", ",".join(VOTABLE), rate[0], rate[1]],
         )
@@ -388,6 +423,13 @@ class RedisStore:
         flat = [item for here, console, name in changes for item in ("here" if here else "gone", console, name)]
         reply = await self._run(
             "presence", [keys.meta(slug), keys.log(slug), keys.presence(slug)], [self._maxlen, ttl_ms, *flat]
+        )
+        return str(reply[0])
+
+    async def ban(self, slug: str, pid: str, *, banned: bool) -> str:
+        """Bar a participant from submitting and voting (or lift it); returns the log id, '' if unchanged."""
+        reply = await self._run(
+            "ban", [keys.meta(slug), keys.log(slug), keys.banned(slug)], [self._maxlen, pid, "1" if banned else "0"]
         )
         return str(reply[0])
 

@@ -21,6 +21,7 @@ NAMES = (
     "snapshot",
     "presence",
     "rate",
+    "ban",
 )
 
 

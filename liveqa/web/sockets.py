@@ -20,7 +20,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 from liveqa import auth, protocol as p
 from liveqa.connection import Connection
 from liveqa.domain import errors, rules, text as texts
-from liveqa.domain.model import Status
+from liveqa.domain.model import Moderation, Status
 from liveqa.domain.rules import Action
 from liveqa.hub import EventFeed
 from liveqa.views import Audience
@@ -33,6 +33,7 @@ UNSUPPORTED_DATA = 1003  # a binary frame: this protocol is text only
 POLICY = 1008  # bad credentials, or too many invalid messages
 TRY_LATER = 1013  # the store is unavailable at connect
 LOGIN_REQUIRED = 4001  # moderator session missing, expired or ended
+PASSCODE = 4003  # the event asks new participants for its passcode
 UNKNOWN_EVENT = 4004
 RATE_LIMITED = 4029
 UNSUPPORTED_VERSION = 4400
@@ -220,13 +221,25 @@ async def participant(websocket: WebSocket) -> None:
     if hello is None:
         return
     settings = services.settings
+    address = websocket.client.host if websocket.client else "unknown"
     try:
         pid = await services.store.participant(feed.slug, hello.token)
         token = hello.token
         if not pid:
+            if feed.state.info.passcode_required:
+                # Passcodes are short and often shown on the stream: friction against spam, not secrecy.
+                # Guesses are limited per address like logins.
+                await services.store.take(
+                    feed.slug, "passcode", address, rate=(settings.login_burst, settings.login_per_minute / 60)
+                )
+                expected = await services.store.event_secret(feed.slug, "passcode")
+                if not auth.same_secret(expected, hello.passcode.strip()):
+                    code = "wrong_passcode" if hello.passcode else "passcode_required"
+                    await websocket.send_text(p.encode(p.Error(code=code, detail="this event asks for its passcode")))
+                    await websocket.close(PASSCODE, "passcode required")
+                    return
             # New identities are rate-limited per address (votes are per identity); venues share addresses,
             # so the default allows a room full of people joining at once.
-            address = websocket.client.host if websocket.client else "unknown"
             await services.store.take(
                 feed.slug, "join", address, rate=(settings.join_burst, settings.join_per_minute / 60)
             )
@@ -238,7 +251,7 @@ async def participant(websocket: WebSocket) -> None:
         await websocket.send_text(
             p.encode(p.Error(code=exc.code, detail=exc.detail, retry_after_ms=exc.retry_after_ms))
         )
-        await websocket.close(RATE_LIMITED, "too many new participants from this address")
+        await websocket.close(RATE_LIMITED, "too many attempts from this address")
         return
     conn = _connection(websocket, services, Audience.PUBLIC, pid)
     session = Session(websocket, services, feed, conn)
@@ -275,7 +288,18 @@ async def _participant_frame(session: Session, text: str) -> None:
                     )
                 )
                 rate = (settings.submit_burst, settings.submit_per_minute / 60)
-                qid, log_id, stored, _ = await store.submit(slug, pid, message.cid, body, author, shown, rate=rate)
+                held = session.services.words_for(info).match(body)
+                qid, log_id, stored, _ = await store.submit(
+                    slug,
+                    pid,
+                    message.cid,
+                    body,
+                    author,
+                    shown,
+                    rate=rate,
+                    held=held,
+                    publish=info.moderation is Moderation.POST,
+                )
                 session.reply(p.Ack(cid=message.cid, qid=qid, id=log_id, text=stored))
             case p.Edit():
                 body = texts.clean(message.text, max_length=session.feed.state.info.max_length)
@@ -396,6 +420,8 @@ async def _moderate(session: Session, message: p.ModeratorMessage, name: str) ->
             return await store.show(slug, "")
         case p.SetOpen():
             return await store.set_event(slug, open="1" if message.open else "0")
+        case p.Ban() | p.Unban():
+            return await store.ban(slug, message.pid, banned=isinstance(message, p.Ban))
     raise errors.Rejected("unsupported action")
 
 

@@ -12,6 +12,7 @@
 -- ARGV[7]  moderator password hash (argon2)
 -- ARGV[8]  screen token
 -- ARGV[9]  schema version
+-- ARGV[10…] more meta fields as field, value pairs (moderation, retention_days…)
 --
 -- Returns {'ok', log id}, or {'exists', slug}.
 if redis.call('EXISTS', KEYS[1]) == 1 then
@@ -19,6 +20,7 @@ if redis.call('EXISTS', KEYS[1]) == 1 then
 end
 redis.call('HSET', KEYS[1], 'slug', ARGV[2], 'title', ARGV[3], 'anonymous_allowed', ARGV[4],
   'max_length', ARGV[5], 'open', '1', 'epoch', ARGV[6], 'screen', '', 'schema', ARGV[9], 'created', now_ms())
+for i = 10, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
 redis.call('HSET', KEYS[3], 'password', ARGV[7], 'screen_token', ARGV[8])
 local id = append_log(ARGV[1], 'e', cjson.encode(redis.call('HGETALL', KEYS[1])))
 return {'ok', id}

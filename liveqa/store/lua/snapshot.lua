@@ -5,8 +5,9 @@
 -- KEYS[3]  questions zset   liveqa:{<slug>}:questions
 -- KEYS[4]  queue list       liveqa:{<slug>}:queue
 -- KEYS[5]  question prefix  liveqa:{<slug>}:q:
+-- KEYS[6]  banned set       liveqa:{<slug>}:banned
 --
--- Returns {'ok', meta (flat), head log id, queue ids, {question (flat)…}}; or {'unknown_event'}.
+-- Returns {'ok', meta (flat), head log id, queue ids, {question (flat)…}, banned ids}; or {'unknown_event'}.
 if redis.call('EXISTS', KEYS[1]) == 0 then return {'unknown_event', ''} end
 local last = redis.call('XREVRANGE', KEYS[2], '+', '-', 'COUNT', 1)
 local head = '0-0'
@@ -15,4 +16,5 @@ local questions = {}
 for _, qid in ipairs(redis.call('ZRANGE', KEYS[3], 0, -1)) do
   questions[#questions + 1] = redis.call('HGETALL', KEYS[5] .. qid)
 end
-return {'ok', redis.call('HGETALL', KEYS[1]), head, redis.call('LRANGE', KEYS[4], 0, -1), questions}
+return {'ok', redis.call('HGETALL', KEYS[1]), head, redis.call('LRANGE', KEYS[4], 0, -1), questions,
+  redis.call('SMEMBERS', KEYS[6])}

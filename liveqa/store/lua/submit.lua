@@ -7,6 +7,8 @@
 -- KEYS[5]  questions zset   liveqa:{<slug>}:questions
 -- KEYS[6]  rate bucket      liveqa:{<slug>}:rate:submit:<pid>
 -- KEYS[7]  question prefix  liveqa:{<slug>}:q:   (the new hash is this prefix + the new number; same slot)
+-- KEYS[8]  queue list       liveqa:{<slug>}:queue
+-- KEYS[9]  banned set       liveqa:{<slug>}:banned
 -- ARGV[1]  log maxlen
 -- ARGV[2]  participant id
 -- ARGV[3]  client id (cid)
@@ -15,9 +17,11 @@
 -- ARGV[8..10] show_name, show_organisation, show_country ('1' or '0')
 -- ARGV[11] rate capacity (0: no limit)
 -- ARGV[12] rate refill per second
+-- ARGV[13] why it is held for review ('' when it isn't: the word-list entry it matched)
+-- ARGV[14] '1' to publish at once (post-moderation) unless held, '0' to wait for a moderator
 --
 -- Returns {'ok', qid, log id, text, 'new'|'duplicate'}; or {'unknown_event'}, {'questions_closed'},
--- {'rate_limited', ms to wait}.
+-- {'rate_limited', ms to wait}, {'banned'}.
 if redis.call('EXISTS', KEYS[1]) == 0 then return {'unknown_event', ''} end
 local submission = ARGV[2] .. ':' .. ARGV[3]
 local seen = redis.call('HGET', KEYS[4], submission)
@@ -25,6 +29,7 @@ if seen then
   local qid, id = string.match(seen, '^(%S+) (%S+)$')
   return {'ok', qid, id, redis.call('HGET', KEYS[7] .. qid, 'text') or '', 'duplicate'}
 end
+if redis.call('SISMEMBER', KEYS[9], ARGV[2]) == 1 then return {'banned', ''} end
 if redis.call('HGET', KEYS[1], 'open') ~= '1' then return {'questions_closed', ''} end
 local now = now_ms()
 local wait = take_token(KEYS[6], tonumber(ARGV[11]), tonumber(ARGV[12]), now)
@@ -34,8 +39,15 @@ local qkey = KEYS[7] .. qid
 redis.call('HSET', qkey, 'id', qid, 'pid', ARGV[2], 'cid', ARGV[3], 'text', ARGV[4],
   'name', ARGV[5], 'organisation', ARGV[6], 'country', ARGV[7],
   'show_name', ARGV[8], 'show_organisation', ARGV[9], 'show_country', ARGV[10],
-  'status', 'pending', 'votes', 0, 'pinned', '0', 'created', now, 'updated', now, 'rev', 1)
+  'status', 'pending', 'votes', 0, 'pinned', '0', 'created', now, 'updated', now, 'rev', 1, 'held', ARGV[13])
 redis.call('ZADD', KEYS[5], now, qid)
-local id = append_log(ARGV[1], 'q', question_json(qkey))
+local id
+if ARGV[14] == '1' and ARGV[13] == '' then
+  redis.call('HSET', qkey, 'status', 'approved')
+  redis.call('RPUSH', KEYS[8], qid)
+  id = append_log(ARGV[1], 'q', question_json(qkey), 'o', list_json(KEYS[8]))
+else
+  id = append_log(ARGV[1], 'q', question_json(qkey))
+end
 redis.call('HSET', KEYS[4], submission, qid .. ' ' .. id)
 return {'ok', qid, id, ARGV[4], 'new'}

@@ -5,6 +5,7 @@
 -- KEYS[3]  question hash  liveqa:{<slug>}:q:<qid>
 -- KEYS[4]  voter set      liveqa:{<slug>}:q:<qid>:voters
 -- KEYS[5]  rate bucket    liveqa:{<slug>}:rate:vote:<pid>
+-- KEYS[6]  banned set     liveqa:{<slug>}:banned
 -- ARGV[1]  log maxlen
 -- ARGV[2]  participant id
 -- ARGV[3]  question id
@@ -14,9 +15,10 @@
 -- ARGV[7]  rate refill per second
 --
 -- Returns {'ok', votes, log id}; or {'unknown_question'}, {'not_votable'}, {'already_voted'},
--- {'not_voted'}, {'rate_limited', ms}.
+-- {'not_voted'}, {'rate_limited', ms}, {'banned'}.
 local status = redis.call('HGET', KEYS[3], 'status')
 if not status then return {'unknown_question', ARGV[3]} end
+if redis.call('SISMEMBER', KEYS[6], ARGV[2]) == 1 then return {'banned', ''} end
 local wait = take_token(KEYS[5], tonumber(ARGV[6]), tonumber(ARGV[7]), now_ms())
 if wait > 0 then return {'rate_limited', tostring(wait)} end
 local delta
