@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
@@ -12,7 +13,7 @@ from starlette.middleware import Middleware
 from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 
-from liveqa import logs
+from liveqa import logs, retention
 from liveqa.domain import screening
 from liveqa.domain.rules import SLUG
 from liveqa.hub import BLOCK_MS, Hub
@@ -65,10 +66,12 @@ def create_app(settings: Settings | None = None) -> Starlette:
         except Exception as exc:  # Redis may be starting; /readyz tells the truth later
             logger.warning("could not read Redis persistence settings: %r", exc)
         try:
-            async with Hub(store, reader) as hub:
+            async with Hub(store, reader) as hub, asyncio.TaskGroup() as tasks:
                 words = screening.load(settings.wordlist_dir)
                 app.state.services = Services(settings=settings, store=store, hub=hub, words=words)
+                janitor = tasks.create_task(retention.run_periodically(store), name="retention")
                 yield
+                janitor.cancel()
         finally:
             await client.aclose()
             await reader.aclose()

@@ -13,8 +13,9 @@ from typing import TypeVar
 import click
 import uvicorn
 
-from liveqa import operations, protocol
+from liveqa import operations, protocol, retention
 from liveqa.domain.errors import Rejected
+from liveqa.domain.model import Moderation
 from liveqa.embedded import EmbeddedRedis
 from liveqa.settings import Settings, SettingsError
 from liveqa.store import RedisStore
@@ -149,16 +150,41 @@ def event() -> None:
 @click.option("--title", required=True, help="Shown on every page.")
 @click.option("--anonymous/--no-anonymous", default=False, show_default=True, help="Allow anonymous questions.")
 @click.option("--max-length", type=int, default=500, show_default=True, help="Characters per question.")
+@click.option(
+    "--post-moderation", is_flag=True, help="Publish questions at once (word-list matches still wait for review)."
+)
+@click.option("--passcode", "passcode", default="", help="Ask new participants for this passcode.")
+@click.option(
+    "--retention-days", type=int, default=30, show_default=True, help="Keep personal data this long after the end."
+)
 @click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True, help="Moderator password.")
 @click.option("--redis-url", help="Redis to use [LIVEQA_REDIS_URL]; default: the embedded one.")
-def event_create(slug: str, title: str, anonymous: bool, max_length: int, password: str, redis_url: str | None) -> None:
+def event_create(
+    slug: str,
+    title: str,
+    anonymous: bool,
+    max_length: int,
+    post_moderation: bool,
+    passcode: str,
+    retention_days: int,
+    password: str,
+    redis_url: str | None,
+) -> None:
     """Create an event and print its links."""
     settings = _settings(redis_url=redis_url)
     with _redis_url(settings) as url:
         token = _with_store(
             url,
             lambda store: operations.create_event(
-                store, slug, title, password=password, anonymous_allowed=anonymous, max_length=max_length
+                store,
+                slug,
+                title,
+                password=password,
+                anonymous_allowed=anonymous,
+                max_length=max_length,
+                moderation=Moderation.POST if post_moderation else Moderation.PRE,
+                passcode=passcode,
+                retention_days=retention_days,
             ),
         )
     click.echo(f"Created {slug!r}.")
@@ -233,6 +259,67 @@ def event_delete(slug: str, redis_url: str | None) -> None:
     with _redis_url(settings) as url:
         removed = _with_store(url, lambda store: store.delete_event(slug))
     click.echo(f"Deleted {removed} keys.")
+
+
+@event.command("end")
+@click.argument("slug")
+@click.option("--redis-url", help="Redis to use [LIVEQA_REDIS_URL].")
+def event_end(slug: str, redis_url: str | None) -> None:
+    """End an event: questions close, and its retention period starts."""
+    settings = _settings(redis_url=redis_url)
+    with _redis_url(settings) as url:
+        _with_store(url, lambda store: operations.end_event(store, slug))
+    click.echo(f"Ended {slug!r}.")
+
+
+@event.command("passcode")
+@click.argument("slug")
+@click.argument("passcode", required=False, default="")
+@click.option("--redis-url", help="Redis to use [LIVEQA_REDIS_URL].")
+def event_passcode(slug: str, passcode: str, redis_url: str | None) -> None:
+    """Require PASSCODE of new participants (without one: remove the passcode)."""
+    settings = _settings(redis_url=redis_url)
+    with _redis_url(settings) as url:
+        _with_store(url, lambda store: operations.set_passcode(store, slug, passcode))
+    click.echo("Passcode set." if passcode else "Passcode removed.")
+
+
+@event.command("words")
+@click.argument("slug")
+@click.option("--add", multiple=True, help="A word or phrase that holds a question for review (repeatable).")
+@click.option("--remove", multiple=True, help="Stop holding questions for this word (repeatable).")
+@click.option("--redis-url", help="Redis to use [LIVEQA_REDIS_URL].")
+def event_words(slug: str, add: tuple[str, ...], remove: tuple[str, ...], redis_url: str | None) -> None:
+    """Show or change the event's own additions to the word lists."""
+    settings = _settings(redis_url=redis_url)
+    with _redis_url(settings) as url:
+        words = _with_store(
+            url, lambda store: operations.set_blocked_words(store, slug, add=list(add), remove=list(remove))
+        )
+    for word in words:
+        click.echo(word)
+
+
+@event.command("erase")
+@click.argument("slug")
+@click.confirmation_option(prompt="Erase every question, name and vote of this event, keeping only figures?")
+@click.option("--redis-url", help="Redis to use [LIVEQA_REDIS_URL].")
+def event_erase(slug: str, redis_url: str | None) -> None:
+    """Erase an event's personal data now (keeping its aggregate figures)."""
+    settings = _settings(redis_url=redis_url)
+    with _redis_url(settings) as url:
+        removed = _with_store(url, lambda store: retention.erase(store, slug))
+    click.echo(f"Erased {removed} keys.")
+
+
+@main.command("erase-due")
+@click.option("--redis-url", help="Redis to use [LIVEQA_REDIS_URL].")
+def erase_due(redis_url: str | None) -> None:
+    """Erase the personal data of every ended event past its retention period (the server does this hourly)."""
+    settings = _settings(redis_url=redis_url)
+    with _redis_url(settings) as url:
+        for slug in _with_store(url, retention.erase_due):
+            click.echo(f"erased {slug}")
 
 
 @main.command()

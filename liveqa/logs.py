@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import logging
+import os
 
 
 def _path(value: object) -> str:
@@ -22,10 +23,17 @@ class RedactAccess(logging.Filter):
 
 
 class RedactWebSocket(logging.Filter):
-    """uvicorn.error records about handshakes carry (client address, path with query[, status])."""
+    """uvicorn.error records about handshakes carry (client address, path with query[, status]); its trace lines
+    start with the client's address; and the websockets library, logging through it, prints every header
+    (cookies included) and frame at debug level: those are dropped."""
 
     def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno <= logging.DEBUG and f"{os.sep}websockets{os.sep}" in record.pathname:
+            return False
         args = record.args
+        if isinstance(record.msg, str) and record.msg.startswith("%s") and isinstance(args, tuple) and args:
+            if record.msg.startswith("%sWebSocket"):  # uvicorn's trace lines: the prefix is the client address
+                record.args = ("", *args[1:])
         if isinstance(record.msg, str) and '"WebSocket ' in record.msg and isinstance(args, tuple) and len(args) >= 2:
             record.args = ("-", _path(args[1]), *args[2:])
         if record.msg == "Invalid UTF-8 sequence received from client.":

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import secrets
+import time
 from dataclasses import dataclass
 
 from liveqa import auth
@@ -100,3 +102,19 @@ async def rotate_screen_token(store: RedisStore, slug: str) -> str:
 
 def new_password() -> str:
     return secrets.token_urlsafe(12)
+
+
+async def end_event(store: RedisStore, slug: str) -> None:
+    """The dialogue is over: no more questions, and the retention period starts."""
+    await store.set_event(slug, open="0", ended=str(int(time.time() * 1000)))
+
+
+async def set_blocked_words(store: RedisStore, slug: str, *, add: list[str], remove: list[str]) -> list[str]:
+    """Change the event's own word-list additions; returns them."""
+    info = await store.event_info(slug)
+    if info is None:
+        raise ValueError(f"no event {slug!r}")
+    words = [w for w in info.blocked_words if w not in remove]
+    words += [w.strip() for w in add if w.strip() and w.strip() not in words]
+    await store.set_event(slug, blocked_words=json.dumps(words, ensure_ascii=False))
+    return words

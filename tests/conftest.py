@@ -7,6 +7,7 @@ import os
 import secrets
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import uvicorn
@@ -74,18 +75,21 @@ async def anonymous_event(store: RedisStore) -> AsyncIterator[EventFixture]:
     await store.delete_event(slug)
 
 
-async def serve(settings: Settings) -> AsyncIterator[str]:
-    """Run the app with uvicorn in this loop on a free port; yields its base URL."""
+async def serve(settings: Settings, **options: Any) -> AsyncIterator[str]:
+    """Run the app with uvicorn in this loop on a free port; yields its base URL. `options` go to uvicorn."""
     port = free_port()
     config = uvicorn.Config(
         create_app(settings),
-        host="127.0.0.1",
-        port=port,
-        ws="websockets-sansio",
-        ws_max_size=settings.max_message_bytes,
-        ws_per_message_deflate=False,
-        log_level="warning",
-        lifespan="on",
+        **{
+            "host": "127.0.0.1",
+            "port": port,
+            "ws": "websockets-sansio",
+            "ws_max_size": settings.max_message_bytes,
+            "ws_per_message_deflate": False,
+            "log_level": "warning",
+            "lifespan": "on",
+            **options,
+        },
     )
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())

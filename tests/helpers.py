@@ -34,9 +34,9 @@ def cid() -> str:
     return uuid.uuid4().hex
 
 
-async def login(base: str, slug: str, password: str, name: str = "Mod") -> str:
+async def login(base: str, slug: str, password: str, name: str = "Mod", headers: dict[str, str] | None = None) -> str:
     """Log a moderator in over HTTP; returns the session cookie's value."""
-    async with httpx.AsyncClient(base_url=base, headers={"origin": base}) as http:
+    async with httpx.AsyncClient(base_url=base, headers={"origin": base, **(headers or {})}) as http:
         response = await http.post(f"/e/{slug}/login", data={"name": name, "password": password})
         assert response.status_code == 303, response.text
         sid = response.cookies.get("liveqa_session")
@@ -79,8 +79,9 @@ class Client:
         origin: str | None = None,
         hello: bool = True,
         passcode: str = "",
+        headers: dict[str, str] | None = None,
     ) -> Client:
-        headers = {"Cookie": f"liveqa_session={sid}"} if sid else {}
+        headers = {**({"Cookie": f"liveqa_session={sid}"} if sid else {}), **(headers or {})}
         ws = await connect(
             ws_url(base, slug, role),
             subprotocols=["liveqa.v1"],  # type: ignore[list-item]

@@ -95,6 +95,11 @@ def session(slug: str, sid_hash: str) -> str:
     return f"{_event(slug)}:session:{sid_hash}"
 
 
+def report(slug: str) -> str:
+    """Hash: the aggregate figures kept after personal data is erased."""
+    return f"{_event(slug)}:report"
+
+
 def event_keys_pattern(slug: str) -> str:
     """Every key of one event, for deletion and for the tests that scan them."""
     return f"{_event(slug)}:*"
