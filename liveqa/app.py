@@ -7,6 +7,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 
+from prometheus_client import make_asgi_app
 from starlette.applications import Starlette
 from starlette.convertors import Convertor, register_url_convertor
 from starlette.middleware import Middleware
@@ -94,6 +95,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             WebSocketRoute(f"/ws/e/{slug}/moderator", sockets.moderator),
             WebSocketRoute(f"/ws/e/{slug}/screen", sockets.screen),
             Mount("/static", StaticFiles(directory=settings.static_dir), name="static"),
+            Route("/metrics", make_asgi_app()),
         ],
         middleware=[Middleware(SecurityHeaders)],
         lifespan=lifespan,

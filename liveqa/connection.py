@@ -8,6 +8,7 @@ import logging
 import secrets
 from collections.abc import Awaitable, Callable
 
+from liveqa import metrics
 from liveqa.views import Audience
 
 logger = logging.getLogger(__name__)
@@ -65,11 +66,16 @@ class Connection:
         self._bytes += len(text)
         self._wake.set()
 
+    @property
+    def backlog(self) -> int:
+        return len(self._frames)
+
     def shut(self, code: int, reason: str) -> None:
         """Close after the frames already queued (for 4008: at once, dropping them)."""
         if self.close_code:
             return
         self.close_code, self.close_reason = code, reason
+        metrics.CLOSES.labels(str(code)).inc()
         if code == SLOW_CONSUMER:
             self._frames.clear()
             self._bytes = 0

@@ -12,7 +12,7 @@ from collections import defaultdict
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from liveqa import protocol as p, views
+from liveqa import metrics, protocol as p, views
 from liveqa.connection import Connection
 from liveqa.domain.errors import Rejected
 from liveqa.domain.state import EventState, LogEntry, log_id_key
@@ -48,6 +48,9 @@ class EventFeed:
         self._idle_since: float | None = None
         self._seed: dict[str, str] = {}  # to restore the event if Redis loses it
         self.deleted = False
+
+    def backlog(self) -> int:
+        return sum(conn.backlog for conns in self._conns.values() for conn in conns)
 
     async def start(self) -> None:
         self.state = await self._store.load_state(self.slug)
@@ -164,6 +167,7 @@ class EventFeed:
         if pending_votes:
             self._fan_votes(last_vote_id, pending_votes)
         self._snapshots.clear()
+        metrics.LOG_ENTRIES.inc(len(entries))
 
     def _fan_votes(self, log_id: str, votes: dict[str, int]) -> None:
         text = p.encode(p.Votes(id=log_id, votes=votes))
@@ -185,8 +189,10 @@ class EventFeed:
                 self._deliver(conn, entry.id, text)
 
     def _fan(self, audience: Audience, log_id: str, text: str) -> None:
-        for conn in self._conns[audience]:
+        conns = self._conns[audience]
+        for conn in conns:
             self._deliver(conn, log_id, text)
+        metrics.FRAMES_OUT.labels(audience).inc(len(conns))
 
     @staticmethod
     def _deliver(conn: Connection, log_id: str, text: str) -> None:
@@ -211,6 +217,7 @@ class EventFeed:
         holds it, else a snapshot. Live frames that arrive meanwhile are held and sent after, without duplicates."""
         self._idle_since = None
         self._conns[conn.audience].add(conn)
+        metrics.CONNECTIONS.labels(conn.audience).inc()
         if conn.pid:
             self._by_pid[conn.pid].add(conn)
         resumable = (
@@ -261,6 +268,8 @@ class EventFeed:
             conn.offer(p.encode(own[1]))
 
     def detach(self, conn: Connection) -> None:
+        if conn in self._conns[conn.audience]:
+            metrics.CONNECTIONS.labels(conn.audience).dec()
         self._conns[conn.audience].discard(conn)
         if conn.pid:
             peers = self._by_pid.get(conn.pid)
@@ -303,7 +312,7 @@ class Hub:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._reaper
         for feed in list(self._feeds.values()):
-            await feed.stop()
+            await self._retire(feed)
         self._feeds.clear()
 
     async def feed(self, slug: str) -> EventFeed:
@@ -313,7 +322,7 @@ class Hub:
                 feed.touch()
                 return feed
             del self._feeds[slug]
-            await feed.stop()
+            await self._retire(feed)
         if (starting := self._starting.get(slug)) is not None:
             return await asyncio.shield(starting)
         future: asyncio.Future[EventFeed] = asyncio.get_running_loop().create_future()
@@ -323,6 +332,7 @@ class Hub:
             feed = EventFeed(slug, self._store, self._reader)
             await feed.start()
             self._feeds[slug] = feed
+            metrics.QUEUE_DEPTH.sources.append(feed.backlog)
             future.set_result(feed)
             return feed
         except BaseException as exc:
@@ -331,6 +341,11 @@ class Hub:
             raise
         finally:
             del self._starting[slug]
+
+    async def _retire(self, feed: EventFeed) -> None:
+        await feed.stop()
+        if feed.backlog in metrics.QUEUE_DEPTH.sources:
+            metrics.QUEUE_DEPTH.sources.remove(feed.backlog)
 
     def running(self, slug: str) -> EventFeed | None:
         return self._feeds.get(slug)
@@ -345,4 +360,4 @@ class Hub:
             for slug, feed in list(self._feeds.items()):
                 if feed.size == 0 and feed.idle_for(loop.time()) > IDLE_STOP_S:
                     del self._feeds[slug]
-                    await feed.stop()
+                    await self._retire(feed)

@@ -142,3 +142,26 @@ def test_access_log_keeps_no_token_and_no_address() -> None:
     assert RedactAccess().filter(record)
     line = record.getMessage()
     assert "SECRET" not in line and "203.0.113.9" not in line and "/e/demo/screen" in line
+
+
+async def test_metrics_are_served(server: str, event: Any) -> None:
+    """/metrics speaks Prometheus and counts what happened."""
+    import httpx
+
+    from tests.helpers import Client
+
+    asker = await Client.open(server, event.slug)
+    await asker.submit("Counted?")
+    await asker.ws.send("nope")
+    await asker.expect("error")
+    async with httpx.AsyncClient(base_url=server) as http:
+        text = (await http.get("/metrics")).text
+    for name in (
+        'liveqa_connections{role="public"}',
+        'liveqa_submissions_total{result="stored"}',
+        'liveqa_errors_total{code="malformed_json"}',
+        'liveqa_redis_seconds_bucket{le="0.001",operation="submit"}',
+        "liveqa_outbox_frames",
+        "liveqa_frames_out_total",
+    ):
+        assert name in text, name

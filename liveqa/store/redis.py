@@ -22,6 +22,7 @@ from redis.exceptions import (
 )
 from redis.retry import Retry
 
+from liveqa import metrics
 from liveqa.domain import errors
 from liveqa.domain.model import EventInfo, Question
 from liveqa.domain.rules import SHOWABLE, VOTABLE, Action, transition_table
@@ -131,7 +132,8 @@ class RedisStore:
 
     async def _run(self, name: str, keys_: list[str], args: list[Any]) -> list[Any]:
         """Run one script; a refusal becomes the matching domain error."""
-        reply: list[Any] = await self._call(lambda: self._scripts[name](keys=keys_, args=args))
+        with metrics.REDIS_SECONDS.labels(name).time():
+            reply: list[Any] = await self._call(lambda: self._scripts[name](keys=keys_, args=args))
         code = reply[0]
         if code == "ok":
             return reply[1:]

@@ -17,7 +17,7 @@ from collections import deque
 import msgspec
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
-from liveqa import auth, protocol as p
+from liveqa import auth, metrics, protocol as p
 from liveqa.connection import Connection
 from liveqa.domain import errors, rules, text as texts
 from liveqa.domain.model import Moderation, Status
@@ -64,6 +64,8 @@ class Session:
         self._invalid: deque[float] = deque()
 
     def reply(self, frame: p.Outbound) -> None:
+        if isinstance(frame, p.Error):
+            metrics.ERRORS.labels(frame.code).inc()
         self.conn.offer(p.encode(frame))
 
     def invalid(self, code: str, detail: str) -> None:
@@ -150,6 +152,7 @@ async def _serve(session: Session, hello: p.Hello, welcome: p.Welcome, handle: _
             text = await _receive_text(session)
             if text is None:
                 break
+            metrics.FRAMES_IN.labels(conn.audience).inc()
             try:
                 await handle(session, text)
             except Exception:  # a bug of ours: say so to this client, log it, keep serving everyone
@@ -301,6 +304,7 @@ async def _participant_frame(session: Session, text: str) -> None:
                     publish=info.moderation is Moderation.POST,
                 )
                 session.reply(p.Ack(cid=message.cid, qid=qid, id=log_id, text=stored))
+                metrics.SUBMISSIONS.labels("held" if held else "stored").inc()
             case p.Edit():
                 body = texts.clean(message.text, max_length=session.feed.state.info.max_length)
                 await store.edit(slug, message.qid, body, by="", owner=pid, editable=_names(rules.ASKER_EDITABLE))
