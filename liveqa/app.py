@@ -7,7 +7,6 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 
-from prometheus_client import make_asgi_app
 from starlette.applications import Starlette
 from starlette.convertors import Convertor, register_url_convertor
 from starlette.middleware import Middleware
@@ -95,7 +94,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             WebSocketRoute(f"/ws/e/{slug}/moderator", sockets.moderator),
             WebSocketRoute(f"/ws/e/{slug}/screen", sockets.screen),
             Mount("/static", StaticFiles(directory=settings.static_dir), name="static"),
-            Route("/metrics", make_asgi_app()),
+            Route("/metrics", pages.metrics),
         ],
         middleware=[Middleware(SecurityHeaders)],
         lifespan=lifespan,

@@ -6,6 +6,7 @@ import asyncio
 import logging
 from pathlib import Path
 
+import prometheus_client
 import segno
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, PlainTextResponse, RedirectResponse, Response
@@ -150,6 +151,11 @@ async def event_info(request: Request) -> Response:
             "max_length": info.max_length,
         }
     )
+
+
+async def metrics(request: Request) -> Response:
+    """Prometheus exposition of this process's liveqa_* metrics (no personal data in any of them)."""
+    return Response(prometheus_client.generate_latest(), media_type=prometheus_client.CONTENT_TYPE_LATEST)
 
 
 async def livez(request: Request) -> Response:
