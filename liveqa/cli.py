@@ -13,7 +13,7 @@ from typing import TypeVar
 import click
 import uvicorn
 
-from liveqa import operations, protocol, retention
+from liveqa import logs, operations, protocol, retention
 from liveqa.domain.errors import Rejected
 from liveqa.domain.model import Moderation
 from liveqa.embedded import EmbeddedRedis
@@ -105,6 +105,7 @@ def serve(
             ws_ping_timeout=20,
             timeout_graceful_shutdown=5,
             log_level=settings.log_level,
+            log_config=logs.config(settings.log_format, settings.log_level),
             proxy_headers=True,
         )
 

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 
@@ -48,3 +49,51 @@ def install() -> None:
         target = logging.getLogger(name)
         if not any(isinstance(f, kind) for f in target.filters):
             target.addFilter(kind())
+
+
+# Fields a log line may carry besides its message: an allowlist, so nothing personal slips in through `extra`.
+EXTRA_FIELDS = ("event", "conn", "audience", "close_code", "error", "keys", "path")
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: ts, level, logger, message, and the allowlisted extra fields."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        line: dict[str, object] = {
+            "ts": self.formatTime(record, "%Y-%m-%dT%H:%M:%S") + f".{int(record.msecs):03d}Z",
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        for name in EXTRA_FIELDS:
+            if (value := record.__dict__.get(name)) is not None:
+                line[name] = value
+        if record.exc_info:
+            line["exception"] = self.formatException(record.exc_info)
+        return json.dumps(line, ensure_ascii=False, default=str)
+
+
+def config(log_format: str, level: str) -> dict[str, object]:
+    """A logging dictConfig for uvicorn.run(log_config=…): our lines and uvicorn's in one format, redacted."""
+    formatter: dict[str, object] = (
+        {"()": "liveqa.logs.JsonFormatter"}
+        if log_format == "json"
+        else {"format": "%(asctime)s %(levelname)-7s %(name)s: %(message)s"}
+    )
+    handler = {"class": "logging.StreamHandler", "formatter": "default", "stream": "ext://sys.stderr"}
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {"default": formatter},
+        "filters": {
+            "access": {"()": "liveqa.logs.RedactAccess"},
+            "websocket": {"()": "liveqa.logs.RedactWebSocket"},
+        },
+        "handlers": {"default": handler},
+        "loggers": {
+            "uvicorn.access": {"level": level.upper(), "filters": ["access"]},
+            "uvicorn.error": {"level": level.upper(), "filters": ["websocket"]},
+            "uvicorn": {"level": level.upper()},
+        },
+        "root": {"handlers": ["default"], "level": level.upper()},
+    }

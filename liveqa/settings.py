@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 import msgspec
 
@@ -29,7 +29,8 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     allowed_origins: list[str] = []  # extra origins allowed to open WebSockets (exact scheme://host[:port])
     static_dir: str = str(DEFAULT_STATIC)
     wordlist_dir: str = ""  # a folder of word lists replacing or extending the bundled ones (see liveqa/wordlists)
-    log_level: str = "info"
+    log_level: Literal["critical", "error", "warning", "info", "debug", "trace"] = "info"
+    log_format: Literal["console", "json"] = "console"  # json: one object per line, for log collectors
     log_maxlen: Annotated[int, msgspec.Meta(ge=1000)] = 100_000  # event-log entries kept per event (approx.)
     submit_burst: Annotated[int, msgspec.Meta(ge=0)] = 5  # questions a participant may send at once (0: no limit)
     submit_per_minute: Annotated[float, msgspec.Meta(gt=0)] = 5.0

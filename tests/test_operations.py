@@ -165,3 +165,24 @@ async def test_metrics_are_served(server: str, event: Any) -> None:
         "liveqa_frames_out_total",
     ):
         assert name in text, name
+
+
+async def test_json_logs_are_one_object_per_line(redis_url: str, tmp_path: Path, event: Any) -> None:
+    """LIVEQA_LOG_FORMAT=json: every line, uvicorn's included, is a JSON object with ts, level and message."""
+    import json
+
+    from tests.helpers import Client
+    from tests.processes import ServerProcess
+
+    server = ServerProcess(redis_url, tmp_path / "json.log", LIVEQA_LOG_FORMAT="json").start()
+    try:
+        client = await Client.open(server.url, event.slug)
+        await client.submit("Logged as JSON?")
+        await client.close()
+    finally:
+        server.stop()
+    lines = [line for line in (tmp_path / "json.log").read_text().splitlines() if line.strip()]
+    records = [json.loads(line) for line in lines]
+    assert len(records) >= 3
+    assert all({"ts", "level", "logger", "message"} <= set(r) for r in records)
+    assert any(r["logger"] == "uvicorn.error" and "WebSocket" in r["message"] for r in records)
