@@ -11,7 +11,7 @@ import segno
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, PlainTextResponse, RedirectResponse, Response
 
-from liveqa import auth
+from liveqa import auth, export as exports, protocol
 from liveqa.domain import errors
 from liveqa.web.services import Services
 
@@ -128,6 +128,25 @@ async def logout(request: Request) -> Response:
     return response
 
 
+async def export(request: Request) -> Response:
+    """The event's questions as CSV or XLSX, for a logged-in moderator, at any time."""
+    services, slug, kind = _services(request), request.path_params["slug"], request.path_params["kind"]
+    if kind not in ("csv", "xlsx"):
+        return PlainTextResponse("export.csv or export.xlsx", status_code=404)
+    if not await services.store.session(slug, request.cookies.get(auth.SESSION_COOKIE, "")):
+        return PlainTextResponse("log in as a moderator first", status_code=403)
+    state = await services.store.load_state(slug)
+    name = f"{slug}-questions.{kind}"
+    disposition = {"content-disposition": f'attachment; filename="{name}"', "cache-control": "no-store"}
+    if kind == "csv":
+        return Response(exports.to_csv(state), media_type="text/csv; charset=utf-8", headers=disposition)
+    return Response(
+        exports.to_xlsx(state),
+        media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        headers=disposition,
+    )
+
+
 async def qr_code(request: Request) -> Response:
     """An SVG QR code of the participant link, for the projector page."""
     services, slug = _services(request), request.path_params["slug"]
@@ -142,15 +161,7 @@ async def event_info(request: Request) -> Response:
     info = await _services(request).store.event_info(request.path_params["slug"])
     if info is None:
         return JSONResponse({"error": "unknown_event"}, status_code=404)
-    return JSONResponse(
-        {
-            "slug": info.slug,
-            "title": info.title,
-            "anonymous_allowed": info.anonymous_allowed,
-            "open": info.open,
-            "max_length": info.max_length,
-        }
-    )
+    return Response(protocol.encode_json(protocol.EventView.of(info)), media_type="application/json")
 
 
 async def metrics(request: Request) -> Response:
