@@ -262,6 +262,30 @@ def event_delete(slug: str, redis_url: str | None) -> None:
     click.echo(f"Deleted {removed} keys.")
 
 
+@event.command("audit")
+@click.argument("slug")
+@click.option("--csv", "as_csv", is_flag=True, help="As CSV instead of lines.")
+@click.option("--redis-url", help="Redis to use [LIVEQA_REDIS_URL].")
+def event_audit(slug: str, as_csv: bool, redis_url: str | None) -> None:
+    """Print the event's audit log: who did what, when."""
+    import csv
+    import sys
+
+    settings = _settings(redis_url=redis_url)
+    with _redis_url(settings) as url:
+        entries = _with_store(url, lambda store: store.audit_log(slug))
+    if as_csv:
+        columns = sorted({key for entry in entries for key in entry} - {"at", "who", "action"})
+        writer = csv.writer(sys.stdout)
+        writer.writerow(["at", "who", "action", *columns])
+        for entry in entries:
+            writer.writerow([entry["at"], entry["who"], entry["action"], *(entry.get(c, "") for c in columns)])
+        return
+    for entry in entries:
+        rest = " ".join(f"{k}={v!r}" for k, v in entry.items() if k not in ("at", "who", "action"))
+        click.echo(f"{entry['at']}  {entry['who']}  {entry['action']}  {rest}")
+
+
 @event.command("end")
 @click.argument("slug")
 @click.option("--redis-url", help="Redis to use [LIVEQA_REDIS_URL].")

@@ -13,6 +13,8 @@ from liveqa.domain.model import Moderation
 from liveqa.settings import Settings
 from liveqa.store import RedisStore
 
+OPERATOR = "operator"  # who the audit log names for command-line and API actions
+
 
 @dataclass(frozen=True)
 class Links:
@@ -78,6 +80,7 @@ async def create_event(
     )
     if passcode:
         await store.set_secret(slug, "passcode", passcode)
+    await store.audit(slug, OPERATOR, "create_event", title=title)
     return token
 
 
@@ -88,15 +91,18 @@ async def set_passcode(store: RedisStore, slug: str, passcode: str) -> None:
         raise ValueError("a passcode has 3 to 64 characters")
     await store.set_secret(slug, "passcode", passcode)
     await store.set_event(slug, passcode_required="1" if passcode else "0")
+    await store.audit(slug, OPERATOR, "set_passcode" if passcode else "remove_passcode")
 
 
 async def set_password(store: RedisStore, slug: str, password: str) -> None:
     await store.set_secret(slug, "password", auth.hash_password(password))
+    await store.audit(slug, OPERATOR, "set_password")
 
 
 async def rotate_screen_token(store: RedisStore, slug: str) -> str:
     token = secrets.token_urlsafe(24)
     await store.set_secret(slug, "screen_token", token)
+    await store.audit(slug, OPERATOR, "rotate_screen_token")
     return token
 
 
@@ -107,6 +113,7 @@ def new_password() -> str:
 async def end_event(store: RedisStore, slug: str) -> None:
     """The dialogue is over: no more questions, and the retention period starts."""
     await store.set_event(slug, open="0", ended=str(int(time.time() * 1000)))
+    await store.audit(slug, OPERATOR, "end_event")
 
 
 async def set_blocked_words(store: RedisStore, slug: str, *, add: list[str], remove: list[str]) -> list[str]:
@@ -117,4 +124,5 @@ async def set_blocked_words(store: RedisStore, slug: str, *, add: list[str], rem
     words = [w for w in info.blocked_words if w not in remove]
     words += [w.strip() for w in add if w.strip() and w.strip() not in words]
     await store.set_event(slug, blocked_words=json.dumps(words, ensure_ascii=False))
+    await store.audit(slug, OPERATOR, "set_words", added=", ".join(add), removed=", ".join(remove))
     return words

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
+from liveqa.store import RedisStore
 from tests.helpers import Client, EventFixture, cid, login
 
 
@@ -212,3 +213,19 @@ async def test_anonymous_questions_only_where_allowed(
     assert partial["code"] == "invalid_author"
     relaxed = await Client.open(server, anonymous_event.slug)
     assert (await relaxed.submit("Anonymous!", name="", organisation="", country=""))["type"] == "ack"
+
+
+async def test_audit_log_records_who_did_what(server: str, event: EventFixture, store: RedisStore) -> None:
+    """Every moderator action is in the event's audit log, with before and after where they differ."""
+    asker = await Client.open(server, event.slug)
+    mod = await moderator_client(server, event, "Ana")
+    qid = (await asker.submit("Audited question"))["qid"]
+    await mod.act("approve", qid=qid)
+    await mod.act("edit", qid=qid, text="Audited, edited")
+    await mod.act("reject", qid=qid, reason="Off topic")
+    entries = await store.audit_log(event.slug)
+    assert [e["action"] for e in entries] == ["create_event", "approve", "edit", "reject"]
+    assert entries[0]["who"] == "operator" and {e["who"] for e in entries[1:]} == {"Ana"}
+    assert entries[1]["status_before"] == "pending"
+    assert entries[2]["text_before"] == "Audited question" and entries[2]["text_after"] == "Audited, edited"
+    assert entries[3]["reason"] == "Off topic" and entries[3]["at"].endswith("Z")

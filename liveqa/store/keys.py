@@ -95,6 +95,11 @@ def session(slug: str, sid_hash: str) -> str:
     return f"{_event(slug)}:session:{sid_hash}"
 
 
+def audit(slug: str) -> str:
+    """Stream: who did what, when (moderators and operators), append-only."""
+    return f"{_event(slug)}:audit"
+
+
 def report(slug: str) -> str:
     """Hash: the aggregate figures kept after personal data is erased."""
     return f"{_event(slug)}:report"

@@ -89,6 +89,11 @@ def _pairs(flat: Sequence[str]) -> dict[str, str]:
     return dict(zip(flat[::2], flat[1::2], strict=True))
 
 
+def _iso(log_id: str) -> str:
+    ms = int(log_id.split("-", 1)[0])
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ms / 1000)) + f".{ms % 1000:03d}Z"
+
+
 def parse_entry(log_id: str, fields: dict[str, str]) -> LogEntry:
     """One stream entry as written by the scripts (see lua/_lib.lua) into a domain LogEntry."""
     entry = LogEntry(id=log_id)
@@ -434,6 +439,16 @@ class RedisStore:
             "ban", [keys.meta(slug), keys.log(slug), keys.banned(slug)], [self._maxlen, pid, "1" if banned else "0"]
         )
         return str(reply[0])
+
+    async def audit(self, slug: str, who: str, action: str, **detail: str) -> None:
+        """Append to the event's audit log (kept, and erased, with the event's personal data)."""
+        fields = {"who": who, "action": action, **{k: v for k, v in detail.items() if v}}
+        await self._call(lambda: self.client.xadd(keys.audit(slug), fields))  # type: ignore[arg-type]
+
+    async def audit_log(self, slug: str) -> list[dict[str, str]]:
+        """The whole audit log, oldest first, each entry with its time ('at', UTC ISO)."""
+        raw: Any = await self._call(lambda: self.client.xrange(keys.audit(slug)))
+        return [{"at": _iso(entry_id), **fields} for entry_id, fields in raw]
 
     # --- moderator sessions -------------------------------------------------------------------------
 

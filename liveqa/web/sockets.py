@@ -388,10 +388,41 @@ async def _moderator_frame(session: Session, text: str) -> None:
         if not name:
             session.conn.shut(LOGIN_REQUIRED, "login required")
             return
+        before = _before(session, message)
         log_id = await _moderate(session, message, name)
         session.reply(p.Done(ref=ref, id=log_id))
+        if log_id:
+            await store.audit(slug, name, str(type(message).__struct_config__.tag), **_detail(message, before))
     except errors.Rejected as exc:
         session.reply(_error(exc, ref=ref))
+
+
+def _before(session: Session, message: p.ModeratorMessage) -> tuple[str, str]:
+    """What the action changes, as it was: for the audit log."""
+    question = session.feed.state.questions.get(getattr(message, "qid", ""))
+    if question is None:
+        return "", ""
+    if isinstance(message, p.ModeratorEdit):
+        return "text_before", question.text
+    if isinstance(message, p.SetTags):
+        return "tags_before", ", ".join(question.tags)
+    return "status_before", str(question.status)
+
+
+def _detail(message: p.ModeratorMessage, before: tuple[str, str]) -> dict[str, str]:
+    detail = {name: str(getattr(message, name)) for name in ("qid", "pid", "before", "after", "reason", "open")
+              if getattr(message, name, "") not in ("", None)}  # fmt: skip
+    if isinstance(message, p.Move):
+        detail["position"] = "before " + message.before if message.before else "after " + message.after
+        detail.pop("before", None)
+        detail.pop("after", None)
+    if isinstance(message, p.ModeratorEdit):
+        detail["text_after"] = message.text
+    if isinstance(message, p.SetTags):
+        detail["tags_after"] = ", ".join(message.tags)
+    if before[0]:
+        detail[before[0]] = before[1]
+    return detail
 
 
 async def _moderate(session: Session, message: p.ModeratorMessage, name: str) -> str:
