@@ -13,7 +13,7 @@ from starlette.middleware import Middleware
 from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 
-from liveqa import logs, retention
+from liveqa import logs, migrations, retention
 from liveqa.domain import screening
 from liveqa.domain.rules import SLUG
 from liveqa.hub import BLOCK_MS, Hub
@@ -55,6 +55,13 @@ def create_app(settings: Settings | None = None) -> Starlette:
         # One blocking XREAD per active event: a pool of its own, never waited for.
         reader = connect(settings.redis_url, timeout=BLOCK_MS / 1000 + 5, max_connections=10_000, blocking=False)
         store = RedisStore(client, log_maxlen=settings.log_maxlen)
+        try:
+            await migrations.check(store)
+        except migrations.SchemaTooNew as exc:
+            logger.critical("%s", exc)
+            await client.aclose()
+            await reader.aclose()
+            raise SystemExit(str(exc)) from None
         try:
             durability = await store.durability()
             if durability not in ("always", "everysec"):

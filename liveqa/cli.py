@@ -13,7 +13,7 @@ from typing import TypeVar
 import click
 import uvicorn
 
-from liveqa import logs, operations, protocol, retention
+from liveqa import backup, logs, operations, protocol, retention
 from liveqa.domain.errors import Rejected
 from liveqa.domain.model import Moderation
 from liveqa.embedded import EmbeddedRedis
@@ -345,6 +345,41 @@ def erase_due(redis_url: str | None) -> None:
     with _redis_url(settings) as url:
         for slug in _with_store(url, retention.erase_due):
             click.echo(f"erased {slug}")
+
+
+@main.command("backup")
+@click.argument("slugs", nargs=-1)
+@click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True), required=True, help="File to write.")
+@click.option("--redis-url", help="Redis to use [LIVEQA_REDIS_URL].")
+def backup_command(slugs: tuple[str, ...], output: str, redis_url: str | None) -> None:
+    """Write events (default: all) to a backup file (JSON lines)."""
+    settings = _settings(redis_url=redis_url)
+
+    async def collect(store: RedisStore) -> list[str]:
+        return [line async for line in backup.dump(store, list(slugs) or await store.event_slugs())]
+
+    with _redis_url(settings) as url:
+        lines = _with_store(url, collect)
+    Path(output).write_text("".join(line + "\n" for line in lines), encoding="utf-8")
+    click.echo(f"Wrote {len(lines) - 1} keys to {output}.")
+
+
+@main.command("restore")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+@click.option("--replace", is_flag=True, help="Overwrite events that exist here.")
+@click.option("--redis-url", help="Redis to use [LIVEQA_REDIS_URL].")
+def restore_command(path: str, replace: bool, redis_url: str | None) -> None:
+    """Read a backup file back into Redis."""
+    settings = _settings(redis_url=redis_url)
+
+    lines = Path(path).read_text(encoding="utf-8").splitlines()
+
+    with _redis_url(settings) as url:
+        try:
+            restored = _with_store(url, lambda store: backup.restore(store, lines, replace=replace))
+        except backup.BackupError as exc:
+            raise click.ClickException(str(exc)) from None
+    click.echo(f"Restored {', '.join(restored)}.")
 
 
 @main.command()
