@@ -42,6 +42,7 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     login_per_minute: Annotated[float, msgspec.Meta(gt=0)] = 10.0
     max_frames_queued: Annotated[int, msgspec.Meta(ge=10)] = 2000  # per socket, before 4008
     max_bytes_queued: Annotated[int, msgspec.Meta(ge=65536)] = 4 << 20
+    send_timeout: Annotated[float, msgspec.Meta(gt=0)] = 10.0  # a socket taking no data this long is closed (4008)
     max_message_bytes: Annotated[int, msgspec.Meta(ge=1024)] = 16384  # larger inbound frames close with 1009
     invalid_limit: Annotated[int, msgspec.Meta(ge=1)] = 5  # invalid messages in a minute before close 1008
     secure_cookies: bool = False  # set with HTTPS; implied by an https public_url

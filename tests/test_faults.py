@@ -206,7 +206,9 @@ async def test_frozen_redis_gets_clear_errors_and_applies_nothing_twice(
     assert sorted(q["id"] for q in snapshot["questions"]) == sorted(qids)
 
 
-async def test_redis_out_of_memory_is_reported_and_recovers(server_and_redis: tuple[str, RedisProcess]) -> None:
+async def test_redis_out_of_memory_is_reported_and_recovers(
+    server_and_redis: tuple[str, RedisProcess], caplog: pytest.LogCaptureFixture
+) -> None:
     """Redis refusing writes: clear errors to clients, /readyz says so, and it all works again once memory is
     back, without a restart."""
     import httpx
@@ -226,6 +228,7 @@ async def test_redis_out_of_memory_is_reported_and_recovers(server_and_redis: tu
             admin.config_set("maxmemory", "0")
             assert (await http.get("/readyz")).status_code == 200
         assert (await asker.submit("Room again"))["type"] == "ack"
+        assert not [r for r in caplog.records if r.exc_info], "a traceback was logged"
     finally:
         admin.config_set("maxmemory", "0")
         admin.close()

@@ -209,6 +209,7 @@ def _connection(
         sid=sid,
         max_frames=services.settings.max_frames_queued,
         max_bytes=services.settings.max_bytes_queued,
+        send_timeout=services.settings.send_timeout,
     )
 
 
