@@ -115,7 +115,17 @@ class EventFeed:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 2.0)
                 continue
+            if any(entry.deleted for entry in entries):
+                self._close_all(UNKNOWN_EVENT, "event deleted")
+                return
             self.publish(entries)
+
+    def _close_all(self, code: int, reason: str) -> None:
+        logger.warning("closing every socket of the event", extra={"event": self.slug, "close_code": code})
+        for conns in self._conns.values():
+            for conn in conns:
+                conn.shut(code, reason)
+        self.deleted = True
 
     async def _check_epoch(self) -> bool:
         """After an outage or a quiet spell, make sure the state is still the event's. If the event was recreated
@@ -124,11 +134,7 @@ class EventFeed:
         epoch = await self._store.client.hget(keys.meta(self.slug), "epoch")
         if epoch is None:
             if await self._store.is_deleted(self.slug):
-                logger.warning("event deleted; closing its sockets", extra={"event": self.slug})
-                for conns in self._conns.values():
-                    for conn in conns:
-                        conn.shut(UNKNOWN_EVENT, "event deleted")
-                self.deleted = True
+                self._close_all(UNKNOWN_EVENT, "event deleted")
                 return False
             if await self._store.restore_event(self.slug, self._seed):
                 logger.error("event data vanished from Redis; event restored empty", extra={"event": self.slug})

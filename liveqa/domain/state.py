@@ -18,6 +18,7 @@ class LogEntry(msgspec.Struct, kw_only=True):
     event: EventInfo | None = None
     moderators: list[str] | None = None  # who is moderating, when that changed
     banned: list[str] | None = None  # participants barred from submitting and voting, when that changed
+    deleted: bool = False  # the event was deleted: its last entry
 
 
 def log_id_key(log_id: str) -> tuple[int, int]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import secrets
@@ -112,6 +113,8 @@ def parse_entry(log_id: str, fields: dict[str, str]) -> LogEntry:
         entry.moderators = _STRINGS.decode(m)
     if (b := fields.get("b")) is not None:
         entry.banned = _STRINGS.decode(b)
+    if fields.get("x") == "deleted":
+        entry.deleted = True
     return entry
 
 
@@ -241,6 +244,8 @@ class RedisStore:
     async def delete_event(self, slug: str) -> int:
         """Remove every key of the event; returns how many were removed. Running servers close its sockets."""
         await self.client.set(keys.deleted(slug), "1", ex=30 * 86400)
+        with contextlib.suppress(ResponseError):  # tell running servers at once (the log is removed below)
+            await self.client.xadd(keys.log(slug), {"x": "deleted"})
         removed = 0
         async for key in self.client.scan_iter(match=keys.event_keys_pattern(slug), count=500):
             removed += await self.client.unlink(key)
