@@ -20,7 +20,7 @@ from liveqa.hub import BLOCK_MS, Hub
 from liveqa.settings import Settings
 from liveqa.store import RedisStore
 from liveqa.store.redis import connect
-from liveqa.web import pages, sockets
+from liveqa.web import admin, pages, sockets
 from liveqa.web.headers import SecurityHeaders
 from liveqa.web.services import Services
 
@@ -103,6 +103,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
             WebSocketRoute(f"/ws/e/{slug}/screen", sockets.screen),
             Mount("/static", StaticFiles(directory=settings.static_dir), name="static"),
             Route("/metrics", pages.metrics),
+            Route("/openapi.json", pages.openapi),
+            Route("/asyncapi.json", pages.asyncapi),
+            *(Route(op.path.replace("{slug}", slug), op.endpoint, methods=[op.method]) for op in admin.OPERATIONS),
         ],
         middleware=[Middleware(SecurityHeaders)],
         lifespan=lifespan,

@@ -347,6 +347,43 @@ def erase_due(redis_url: str | None) -> None:
             click.echo(f"erased {slug}")
 
 
+@main.group()
+def operator() -> None:
+    """API tokens for operators (the HTTP API at /api/v1, described at /openapi.json)."""
+
+
+@operator.command("create")
+@click.argument("name")
+@click.option("--redis-url", help="Redis to use [LIVEQA_REDIS_URL].")
+def operator_create(name: str, redis_url: str | None) -> None:
+    """Make an API token for NAME and print it (once: only its digest is kept)."""
+    settings = _settings(redis_url=redis_url)
+    with _redis_url(settings) as url:
+        token = _with_store(url, lambda store: store.create_operator_token(name))
+    click.echo(token)
+
+
+@operator.command("list")
+@click.option("--redis-url", help="Redis to use [LIVEQA_REDIS_URL].")
+def operator_list(redis_url: str | None) -> None:
+    """List the operators who have tokens."""
+    settings = _settings(redis_url=redis_url)
+    with _redis_url(settings) as url:
+        for name in _with_store(url, lambda store: store.operators()):
+            click.echo(name)
+
+
+@operator.command("revoke")
+@click.argument("name")
+@click.option("--redis-url", help="Redis to use [LIVEQA_REDIS_URL].")
+def operator_revoke(name: str, redis_url: str | None) -> None:
+    """Revoke every token of NAME."""
+    settings = _settings(redis_url=redis_url)
+    with _redis_url(settings) as url:
+        count = _with_store(url, lambda store: store.revoke_operator(name))
+    click.echo(f"Revoked {count} token(s).")
+
+
 @main.command("backup")
 @click.argument("slugs", nargs=-1)
 @click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True), required=True, help="File to write.")
@@ -383,8 +420,12 @@ def restore_command(path: str, replace: bool, redis_url: str | None) -> None:
 
 
 @main.command()
-def schema() -> None:
-    """Print the JSON Schema of the WebSocket protocol."""
+@click.argument("document", type=click.Choice(["protocol", "openapi", "asyncapi"]), default="protocol")
+def schema(document: str) -> None:
+    """Print a document generated from the code: the protocol's JSON Schema, OpenAPI or AsyncAPI."""
     import json
 
-    click.echo(json.dumps(protocol.json_schema(), indent=2, sort_keys=True))
+    from liveqa import apidocs
+
+    generated = {"protocol": protocol.json_schema, "openapi": apidocs.openapi, "asyncapi": apidocs.asyncapi}[document]()
+    click.echo(json.dumps(generated, indent=2, sort_keys=True, ensure_ascii=False))

@@ -56,9 +56,7 @@ async def create_event(
 ) -> str:
     """Create an event; returns its screen token. ValueError for a bad slug, title, password or setting."""
     rules.check_slug(slug)
-    title = " ".join(title.split())
-    if not title or len(title) > rules.TITLE_MAX:
-        raise ValueError(f"a title has 1 to {rules.TITLE_MAX} characters")
+    title = rules.check_title(title)
     if not 20 <= max_length <= 2000:
         raise ValueError("the maximum question length is between 20 and 2000 characters")
     if not 1 <= retention_days <= 3650:
@@ -126,3 +124,41 @@ async def set_blocked_words(store: RedisStore, slug: str, *, add: list[str], rem
     await store.set_event(slug, blocked_words=json.dumps(words, ensure_ascii=False))
     await store.audit(slug, OPERATOR, "set_words", added=", ".join(add), removed=", ".join(remove))
     return words
+
+
+async def update_event(
+    store: RedisStore,
+    slug: str,
+    *,
+    who: str = OPERATOR,
+    title: str | None = None,
+    anonymous_allowed: bool | None = None,
+    open: bool | None = None,
+    moderation: Moderation | None = None,
+    max_length: int | None = None,
+    retention_days: int | None = None,
+    blocked_words: list[str] | None = None,
+) -> None:
+    """Change an event's settings; what is None stays as it is. ValueError for a bad value."""
+    fields: dict[str, str] = {}
+    if title is not None:
+        fields["title"] = rules.check_title(title)
+    if anonymous_allowed is not None:
+        fields["anonymous_allowed"] = "1" if anonymous_allowed else "0"
+    if open is not None:
+        fields["open"] = "1" if open else "0"
+    if moderation is not None:
+        fields["moderation"] = str(moderation)
+    if max_length is not None:
+        if not 20 <= max_length <= 2000:
+            raise ValueError("the maximum question length is between 20 and 2000 characters")
+        fields["max_length"] = str(max_length)
+    if retention_days is not None:
+        if not 1 <= retention_days <= 3650:
+            raise ValueError("retention is between 1 and 3650 days")
+        fields["retention_days"] = str(retention_days)
+    if blocked_words is not None:
+        fields["blocked_words"] = json.dumps([w.strip() for w in blocked_words if w.strip()], ensure_ascii=False)
+    if fields:
+        await store.set_event(slug, **fields)
+        await store.audit(slug, who, "update_event", fields=", ".join(sorted(fields)))

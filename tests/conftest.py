@@ -5,10 +5,12 @@ from __future__ import annotations
 import asyncio
 import os
 import secrets
+import threading
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import pytest
 import uvicorn
 from redis.asyncio import Redis
@@ -122,3 +124,25 @@ async def server(settings: Settings) -> AsyncIterator[str]:
     """The app on a free loopback port; yields http://127.0.0.1:<port>."""
     async for url in serve(settings):
         yield url
+
+
+@pytest.fixture
+def threaded_server(settings: Settings) -> Iterator[str]:
+    """The app in a thread of its own, for synchronous test code (Hypothesis, schemathesis). Yields its URL."""
+    port = free_port()
+    app = create_app(msgspec.structs.replace(settings, invalid_limit=1000))
+    server = uvicorn.Server(
+        uvicorn.Config(
+            app, host="127.0.0.1", port=port, ws="websockets-sansio", ws_max_size=settings.max_message_bytes,
+            log_level="warning",
+        )
+    )  # fmt: skip
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        threading.Event().wait(0.01)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(10)

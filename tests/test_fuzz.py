@@ -10,20 +10,12 @@ import collections
 import json
 import logging
 import os
-import threading
-from collections.abc import Iterator
 from typing import Any
 
-import msgspec
-import pytest
-import uvicorn
 from hypothesis import HealthCheck, given, settings as hypothesis_settings, strategies as st
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
-from liveqa.app import create_app
-from liveqa.embedded import free_port
-from liveqa.settings import Settings
 from tests.helpers import EventFixture, ws_url
 
 EXAMPLES = int(os.environ.get("LIVEQA_FUZZ_EXAMPLES", "1000"))
@@ -89,24 +81,6 @@ class TracebackCatcher(logging.Handler):
     def emit(self, record: logging.LogRecord) -> None:
         if record.name.split(".")[0] in ("liveqa", "uvicorn", "starlette"):  # the server's, not the fuzz client's
             self.records.append(record)
-
-
-@pytest.fixture
-def threaded_server(settings: Settings) -> Iterator[str]:
-    """The app in a thread of its own, so Hypothesis can drive it from synchronous test code."""
-    port = free_port()
-    app = create_app(msgspec.structs.replace(settings, invalid_limit=1000))
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, ws="websockets-sansio",
-                                           ws_max_size=settings.max_message_bytes, log_level="warning"))  # fmt: skip
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        threading.Event().wait(0.01)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(10)
 
 
 def _exchange(ws: ClientConnection, payloads: list[str | bytes]) -> int | None:

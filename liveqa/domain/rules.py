@@ -102,3 +102,14 @@ def check_slug(slug: str) -> str:
     if not SLUG.fullmatch(slug):
         raise ValueError("an event slug is 1-40 lowercase letters, digits or dashes, starting with a letter or digit")
     return slug
+
+
+_CONTROLS = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ufeff]")
+
+
+def check_title(title: str) -> str:
+    """An event's title: controls and bidi overrides removed, spaces collapsed, 1 to TITLE_MAX characters."""
+    title = " ".join(_CONTROLS.sub(" ", title).split())
+    if not title or len(title) > TITLE_MAX:
+        raise ValueError(f"a title has 1 to {TITLE_MAX} characters")
+    return title

@@ -12,6 +12,11 @@ def events() -> str:
     return f"{PREFIX}:events"
 
 
+def operators() -> str:
+    """Hash: sha256(operator API token) → operator name. Outside any event."""
+    return f"{PREFIX}:operators"
+
+
 def deleted(slug: str) -> str:
     """Tombstone of a deleted event: running servers close its sockets instead of restoring it."""
     return f"{PREFIX}:deleted:{slug}"

@@ -455,6 +455,33 @@ class RedisStore:
         raw: Any = await self._call(lambda: self.client.xrange(keys.audit(slug)))
         return [{"at": _iso(entry_id), **fields} for entry_id, fields in raw]
 
+    # --- operators ------------------------------------------------------------------------------------
+
+    async def create_operator_token(self, name: str) -> str:
+        """A new API token for an operator; only its digest is stored. Shown once."""
+        token = "lqo_" + secrets.token_urlsafe(32)
+        await self._call(lambda: self.client.hset(keys.operators(), digest(token), name))
+        return token
+
+    async def operator(self, token: str) -> str:
+        """The operator's name for a token, or ''."""
+        if not token:
+            return ""
+        name: str | None = await self._call(lambda: self.client.hget(keys.operators(), digest(token)))
+        return name or ""
+
+    async def operators(self) -> list[str]:
+        names: dict[str, str] = await self._call(lambda: self.client.hgetall(keys.operators()))
+        return sorted(set(names.values()))
+
+    async def revoke_operator(self, name: str) -> int:
+        """Revoke every token of an operator; returns how many."""
+        names: dict[str, str] = await self._call(lambda: self.client.hgetall(keys.operators()))
+        gone = [d for d, n in names.items() if n == name]
+        if gone:
+            await self._call(lambda: self.client.hdel(keys.operators(), *gone))
+        return len(gone)
+
     # --- moderator sessions -------------------------------------------------------------------------
 
     async def create_session(self, slug: str, moderator: str) -> str:

@@ -11,7 +11,7 @@ import segno
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, PlainTextResponse, RedirectResponse, Response
 
-from liveqa import auth, export as exports, protocol
+from liveqa import apidocs, auth, export as exports, protocol
 from liveqa.domain import errors
 from liveqa.web.services import Services
 
@@ -167,6 +167,16 @@ async def event_info(request: Request) -> Response:
 async def metrics(request: Request) -> Response:
     """Prometheus exposition of this process's liveqa_* metrics (no personal data in any of them)."""
     return Response(prometheus_client.generate_latest(), media_type=prometheus_client.CONTENT_TYPE_LATEST)
+
+
+async def openapi(request: Request) -> Response:
+    """OpenAPI 3.1 of the operators' API."""
+    return JSONResponse(apidocs.openapi())
+
+
+async def asyncapi(request: Request) -> Response:
+    """AsyncAPI 3 of the WebSocket protocol."""
+    return JSONResponse(apidocs.asyncapi())
 
 
 async def livez(request: Request) -> Response:

@@ -1,0 +1,337 @@
+"""The operators' HTTP API (JSON, under /api/v1), authenticated by operator API tokens. Everything the CLI does
+to events goes through liveqa.operations, as here. Errors are RFC 9457 problem documents."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+import msgspec
+from starlette.requests import Request
+from starlette.responses import Response
+
+from liveqa import operations, retention
+from liveqa.domain import errors
+from liveqa.domain.model import Moderation
+from liveqa.web.services import Services
+
+logger = logging.getLogger(__name__)
+
+Slug = Annotated[str, msgspec.Meta(pattern=r"^[a-z0-9][a-z0-9-]{0,39}$")]
+Password = Annotated[str, msgspec.Meta(min_length=8, max_length=200)]
+Title = Annotated[str, msgspec.Meta(min_length=1, max_length=200, pattern=r"[^\s\x00-\x1f\x7f-\x9f]")]
+Passcode = Annotated[str, msgspec.Meta(pattern=r"^(|[^\s\x00-\x1f\x7f-\x9f].{1,62}[^\s\x00-\x1f\x7f-\x9f])$")]
+
+
+class NewEvent(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    slug: Slug
+    title: Title
+    password: Password
+    anonymous_allowed: bool = False
+    max_length: Annotated[int, msgspec.Meta(ge=20, le=2000)] = 500
+    moderation: Moderation = Moderation.PRE
+    passcode: Passcode = ""
+    retention_days: Annotated[int, msgspec.Meta(ge=1, le=3650)] = 30
+
+
+class EventChanges(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """Fields left out stay as they are."""
+
+    title: Title | None = None
+    anonymous_allowed: bool | None = None
+    open: bool | None = None
+    moderation: Moderation | None = None
+    max_length: Annotated[int, msgspec.Meta(ge=20, le=2000)] | None = None
+    retention_days: Annotated[int, msgspec.Meta(ge=1, le=3650)] | None = None
+    blocked_words: list[Annotated[str, msgspec.Meta(max_length=100)]] | None = None
+
+
+class NewPassword(msgspec.Struct, forbid_unknown_fields=True):
+    password: Password
+
+
+class NewPasscode(msgspec.Struct, forbid_unknown_fields=True):
+    passcode: Passcode  # "" removes it
+
+
+class LinksOut(msgspec.Struct, kw_only=True):
+    participant: str
+    moderator: str
+    screen: str
+    overlay: str
+
+
+class EventOut(msgspec.Struct, kw_only=True):
+    slug: str
+    title: str
+    anonymous_allowed: bool
+    open: bool
+    max_length: int
+    moderation: Moderation
+    passcode_required: bool
+    retention_days: int
+    blocked_words: list[str]
+    ended: bool
+    links: LinksOut
+
+
+class EventList(msgspec.Struct, kw_only=True):
+    events: list[EventOut]
+
+
+class AuditEntry(msgspec.Struct, kw_only=True):
+    at: str
+    who: str
+    action: str
+    detail: dict[str, str]
+
+
+class AuditLog(msgspec.Struct, kw_only=True):
+    entries: list[AuditEntry]
+
+
+class Erased(msgspec.Struct, kw_only=True):
+    keys_removed: int
+
+
+class Problem(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """RFC 9457 problem details."""
+
+    type: str = "about:blank"
+    title: str
+    status: int
+    detail: str = ""
+
+
+_encoder = msgspec.json.Encoder()
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, title: str, detail: str = "") -> None:
+        super().__init__(detail or title)
+        self.problem = Problem(title=title, status=status, detail=detail)
+
+
+def _json(value: msgspec.Struct, status: int = 200) -> Response:
+    return Response(_encoder.encode(value), status_code=status, media_type="application/json")
+
+
+def _services(request: Request) -> Services:
+    services: Services = request.app.state.services
+    return services
+
+
+async def _body(request: Request, kind: type[Any]) -> Any:
+    try:
+        # Lax: JSON Schema counts 1085.0 as an integer, and so do we.
+        return msgspec.json.decode(await request.body(), type=kind, strict=False)
+    except msgspec.ValidationError as exc:
+        raise ApiError(422, "invalid body", str(exc)) from None
+    except msgspec.DecodeError:
+        raise ApiError(400, "malformed JSON") from None
+
+
+async def _event(request: Request) -> EventOut:
+    services, slug = _services(request), request.path_params["slug"]
+    info = await services.store.event_info(slug)
+    if info is None:
+        raise ApiError(404, "no such event", slug)
+    links = operations.links(services.settings, slug, await services.store.event_secret(slug, "screen_token"))
+    return EventOut(
+        slug=info.slug,
+        title=info.title,
+        anonymous_allowed=info.anonymous_allowed,
+        open=info.open,
+        max_length=info.max_length,
+        moderation=info.moderation,
+        passcode_required=info.passcode_required,
+        retention_days=info.retention_days,
+        blocked_words=list(info.blocked_words),
+        ended=bool(info.ended),
+        links=LinksOut(**vars(links)),
+    )
+
+
+Handler = Callable[[Request, str], Awaitable[Response]]
+
+
+def operator_only(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
+    """Require `Authorization: Bearer <operator token>`; pass the operator's name; turn errors into problems."""
+
+    async def endpoint(request: Request) -> Response:
+        scheme, _, token = request.headers.get("authorization", "").partition(" ")
+        try:
+            operator = await _services(request).store.operator(token.strip()) if scheme.lower() == "bearer" else ""
+            if not operator:
+                raise ApiError(401, "an operator API token is required")
+            return await handler(request, operator)
+        except ApiError as exc:
+            response = Response(_encoder.encode(exc.problem), exc.problem.status, media_type="application/problem+json")
+            if exc.problem.status == 401:
+                response.headers["www-authenticate"] = "Bearer"
+            return response
+        except errors.Unavailable as exc:
+            problem = Problem(title="store unavailable", status=503, detail=exc.detail)
+            return Response(_encoder.encode(problem), 503, media_type="application/problem+json")
+
+    endpoint.__name__ = handler.__name__
+    endpoint.__doc__ = handler.__doc__
+    return endpoint
+
+
+@operator_only
+async def list_events(request: Request, operator: str) -> Response:
+    """List every event."""
+    events = []
+    for slug in await _services(request).store.event_slugs():
+        request.path_params["slug"] = slug
+        try:
+            events.append(await _event(request))
+        except ApiError:
+            continue  # deleted meanwhile
+    return _json(EventList(events=events))
+
+
+@operator_only
+async def create_event(request: Request, operator: str) -> Response:
+    """Create an event."""
+    body: NewEvent = await _body(request, NewEvent)
+    try:
+        await operations.create_event(
+            _services(request).store,
+            body.slug,
+            body.title,
+            password=body.password,
+            anonymous_allowed=body.anonymous_allowed,
+            max_length=body.max_length,
+            moderation=body.moderation,
+            passcode=body.passcode,
+            retention_days=body.retention_days,
+        )
+    except errors.EventExists as exc:
+        raise ApiError(409, "the event exists", exc.detail) from None
+    except ValueError as exc:
+        raise ApiError(422, "invalid event", str(exc)) from None
+    request.path_params["slug"] = body.slug
+    return _json(await _event(request), 201)
+
+
+@operator_only
+async def get_event(request: Request, operator: str) -> Response:
+    """One event's settings and links."""
+    return _json(await _event(request))
+
+
+@operator_only
+async def update_event(request: Request, operator: str) -> Response:
+    """Change an event's settings."""
+    await _event(request)
+    changes: EventChanges = await _body(request, EventChanges)
+    try:
+        await operations.update_event(
+            _services(request).store, request.path_params["slug"], who=operator, **msgspec.structs.asdict(changes)
+        )
+    except ValueError as exc:
+        raise ApiError(422, "invalid settings", str(exc)) from None
+    return _json(await _event(request))
+
+
+@operator_only
+async def delete_event(request: Request, operator: str) -> Response:
+    """Delete an event and all its data; its sockets are closed."""
+    await _event(request)
+    await _services(request).store.delete_event(request.path_params["slug"])
+    return Response(status_code=204)
+
+
+@operator_only
+async def end_event(request: Request, operator: str) -> Response:
+    """End an event: questions close and its retention period starts."""
+    await _event(request)
+    await operations.end_event(_services(request).store, request.path_params["slug"])
+    return _json(await _event(request))
+
+
+@operator_only
+async def set_password(request: Request, operator: str) -> Response:
+    """Set the moderators' password."""
+    await _event(request)
+    body: NewPassword = await _body(request, NewPassword)
+    await operations.set_password(_services(request).store, request.path_params["slug"], body.password)
+    return Response(status_code=204)
+
+
+@operator_only
+async def set_passcode(request: Request, operator: str) -> Response:
+    """Set (or, with "", remove) the passcode new participants must give."""
+    await _event(request)
+    body: NewPasscode = await _body(request, NewPasscode)
+    try:
+        await operations.set_passcode(_services(request).store, request.path_params["slug"], body.passcode)
+    except ValueError as exc:
+        raise ApiError(422, "invalid passcode", str(exc)) from None
+    return _json(await _event(request))
+
+
+@operator_only
+async def rotate_screen_token(request: Request, operator: str) -> Response:
+    """Give the screen new links; the old ones stop working."""
+    await _event(request)
+    await operations.rotate_screen_token(_services(request).store, request.path_params["slug"])
+    return _json(await _event(request))
+
+
+@operator_only
+async def audit_log(request: Request, operator: str) -> Response:
+    """Who did what, when."""
+    await _event(request)
+    entries = await _services(request).store.audit_log(request.path_params["slug"])
+    return _json(
+        AuditLog(
+            entries=[
+                AuditEntry(
+                    at=e["at"],
+                    who=e["who"],
+                    action=e["action"],
+                    detail={k: v for k, v in e.items() if k not in ("at", "who", "action")},
+                )
+                for e in entries
+            ]
+        )
+    )
+
+
+@operator_only
+async def erase(request: Request, operator: str) -> Response:
+    """Erase the event's personal data now, keeping its aggregate figures."""
+    await _event(request)
+    removed = await retention.erase(_services(request).store, request.path_params["slug"])
+    return _json(Erased(keys_removed=removed))
+
+
+@dataclass(frozen=True)
+class Operation:
+    method: str
+    path: str
+    endpoint: Callable[[Request], Awaitable[Response]]
+    ok: int
+    response: type[msgspec.Struct] | None
+    body: type[msgspec.Struct] | None = None
+
+
+E = "/api/v1/events/{slug}"
+OPERATIONS = [
+    Operation("GET", "/api/v1/events", list_events, 200, EventList),
+    Operation("POST", "/api/v1/events", create_event, 201, EventOut, NewEvent),
+    Operation("GET", E, get_event, 200, EventOut),
+    Operation("PATCH", E, update_event, 200, EventOut, EventChanges),
+    Operation("DELETE", E, delete_event, 204, None),
+    Operation("POST", f"{E}/end", end_event, 200, EventOut),
+    Operation("PUT", f"{E}/password", set_password, 204, None, NewPassword),
+    Operation("PUT", f"{E}/passcode", set_passcode, 200, EventOut, NewPasscode),
+    Operation("POST", f"{E}/screen-token", rotate_screen_token, 200, EventOut),
+    Operation("GET", f"{E}/audit", audit_log, 200, AuditLog),
+    Operation("POST", f"{E}/erase", erase, 200, Erased),
+]
