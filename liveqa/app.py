@@ -96,6 +96,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
             Route(f"/e/{slug}/login", pages.login, methods=["POST"]),
             Route(f"/e/{slug}/logout", pages.logout, methods=["POST"]),
             Route(f"/e/{slug}/qr.svg", pages.qr_code),
+            Route(f"/e/{slug}/report", pages.public_report),
+            Route(f"/e/{slug}/report.{{kind:str}}", pages.public_report),
             Route(f"/e/{slug}/export.{{kind:str}}", pages.export),
             Route(f"/api/events/{slug}", pages.event_info),
             WebSocketRoute(f"/ws/e/{slug}/participant", sockets.participant),

@@ -4,7 +4,6 @@ Redis; only aggregate figures (what a public report needs) remain, with the even
 from __future__ import annotations
 
 import asyncio
-import collections
 import contextlib
 import json
 import logging
@@ -13,26 +12,12 @@ import time
 from redis.exceptions import RedisError
 
 from liveqa.domain.errors import Rejected
-from liveqa.domain.state import EventState
+from liveqa.report import figures
 from liveqa.store import RedisStore, keys
 
 logger = logging.getLogger(__name__)
 
 DAY_MS = 86_400_000
-
-
-def figures(state: EventState) -> dict[str, object]:
-    """Aggregate, anonymous figures of an event: counts only."""
-    questions = list(state.questions.values())
-    return {
-        "questions": len(questions),
-        "by_status": dict(collections.Counter(str(q.status) for q in questions)),
-        "by_country": dict(collections.Counter(q.country for q in questions if q.country)),
-        "anonymous": sum(1 for q in questions if not q.name),
-        "held_for_review": sum(1 for q in questions if q.held),
-        "participants": len({q.pid for q in questions}),
-        "votes": sum(q.votes for q in questions),
-    }
 
 
 async def erase(store: RedisStore, slug: str) -> int:

@@ -3,16 +3,25 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from pathlib import Path
 
 import prometheus_client
 import segno
 from starlette.requests import Request
-from starlette.responses import FileResponse, JSONResponse, PlainTextResponse, RedirectResponse, Response
+from starlette.responses import (
+    FileResponse,
+    HTMLResponse,
+    JSONResponse,
+    PlainTextResponse,
+    RedirectResponse,
+    Response,
+)
 
-from liveqa import apidocs, auth, export as exports, protocol
+from liveqa import apidocs, auth, export as exports, protocol, report
 from liveqa.domain import errors
+from liveqa.store import keys
 from liveqa.web.services import Services
 
 logger = logging.getLogger(__name__)
@@ -145,6 +154,29 @@ async def export(request: Request) -> Response:
         media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
         headers=disposition,
     )
+
+
+async def public_report(request: Request) -> Response:
+    """The public report (HTML, CSV or JSON), once the event has ended."""
+    services, slug = _services(request), request.path_params["slug"]
+    kind = request.path_params.get("kind", "html")
+    info = await services.store.event_info(slug)
+    if info is None or kind not in ("html", "csv", "json"):
+        return _page(request, "not-found.html", 404)
+    if not info.ended:
+        return PlainTextResponse("The report is published when the event ends.", status_code=404)
+    stored = await services.store.client.hget(keys.report(slug), "figures")
+    if stored:  # erased: only the figures remain
+        numbers, answered = json.loads(stored), []
+    else:
+        state = await services.store.load_state(slug)
+        numbers, answered = report.figures(state), report.answered(state)
+    cache = {"cache-control": "public, max-age=60"}
+    if kind == "json":
+        return Response(report.to_json(info, numbers, answered), media_type="application/json", headers=cache)
+    if kind == "csv":
+        return Response(report.to_csv(numbers), media_type="text/csv; charset=utf-8", headers=cache)
+    return HTMLResponse(report.to_html(info, numbers, answered, erased=bool(stored)), headers=cache)
 
 
 async def qr_code(request: Request) -> Response:
