@@ -12,6 +12,8 @@ from liveqa import __version__, protocol as p
 from liveqa.web import admin
 
 REF = "#/components/schemas/{name}"
+SLUG = "^[a-z0-9][a-z0-9-]{0,39}$"
+CHANNEL = "^[a-z0-9][a-z0-9_-]{0,31}$"
 
 
 def _problem(description: str) -> dict[str, Any]:
@@ -22,32 +24,42 @@ def _problem(description: str) -> dict[str, Any]:
 
 
 def openapi() -> dict[str, Any]:
+    everything = [*admin.OPERATIONS, admin.INTAKE]
     types: list[Any] = [admin.Problem]
-    for op in admin.OPERATIONS:
+    for op in everything:
         types += [t for t in (op.body, op.response) if t is not None]
     unique = list(dict.fromkeys(types))
     schemas, components = msgspec.json.schema_components(unique, ref_template=REF)
     paths: dict[str, dict[str, Any]] = {}
-    for op in admin.OPERATIONS:
+    for op in everything:
+        intake = op is admin.INTAKE
         operation: dict[str, Any] = {
             "operationId": op.endpoint.__name__,
             "summary": (op.endpoint.__doc__ or "").strip(),
-            "security": [{"operatorToken": []}],
+            "security": [{"channelToken": []}] if intake else [{"operatorToken": []}],
             "responses": {
-                "401": _problem("No valid operator API token"),
+                "401": _problem("No valid channel token" if intake else "No valid operator API token"),
                 "503": _problem("Redis is unavailable"),
             },
         }
-        if op.path.endswith("{slug}") or "{slug}/" in op.path:
-            operation["parameters"] = [
-                {
-                    "name": "slug",
-                    "in": "path",
-                    "required": True,
-                    "schema": {"type": "string", "pattern": "^[a-z0-9][a-z0-9-]{0,39}$"},
-                }
-            ]
-            operation["responses"]["404"] = _problem("No such event")
+        parameters = []
+        if "{slug}" in op.path:
+            parameters.append(
+                {"name": "slug", "in": "path", "required": True, "schema": {"type": "string", "pattern": SLUG}}
+            )
+            operation["responses"]["404"] = _problem("No such event (or channel)")
+        if "{name}" in op.path:
+            parameters.append(
+                {"name": "name", "in": "path", "required": True, "schema": {"type": "string", "pattern": CHANNEL}}
+            )
+        if parameters:
+            operation["parameters"] = parameters
+        if intake:
+            operation["responses"]["200"] = {
+                "description": "Already taken in (the same id was posted before)",
+                "content": {"application/json": {"schema": {"$ref": REF.format(name="IntakeResult")}}},
+            }
+            operation["responses"]["429"] = _problem("Too many questions from this channel")
         if op.body is not None:
             operation["requestBody"] = {
                 "required": True,
@@ -77,7 +89,10 @@ def openapi() -> dict[str, Any]:
         "paths": paths,
         "components": {
             "schemas": components,
-            "securitySchemes": {"operatorToken": {"type": "http", "scheme": "bearer"}},
+            "securitySchemes": {
+                "operatorToken": {"type": "http", "scheme": "bearer", "description": "liveqa operator create NAME"},
+                "channelToken": {"type": "http", "scheme": "bearer", "description": "POST …/channels, per event"},
+            },
         },
     }
 

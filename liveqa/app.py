@@ -107,7 +107,10 @@ def create_app(settings: Settings | None = None) -> Starlette:
             Route("/metrics", pages.metrics),
             Route("/openapi.json", pages.openapi),
             Route("/asyncapi.json", pages.asyncapi),
-            *(Route(op.path.replace("{slug}", slug), op.endpoint, methods=[op.method]) for op in admin.OPERATIONS),
+            *(
+                Route(op.path.replace("{slug}", slug), op.endpoint, methods=[op.method])
+                for op in [*admin.OPERATIONS, admin.INTAKE]
+            ),
         ],
         middleware=[Middleware(SecurityHeaders)],
         lifespan=lifespan,

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import csv
+import hashlib
+import json
 import os
 import signal
 from collections.abc import Awaitable, Callable, Iterator
@@ -13,7 +16,8 @@ from typing import TypeVar
 import click
 import uvicorn
 
-from liveqa import backup, logs, operations, protocol, retention
+from liveqa import backup, logs, operations, protocol, retention, submissions
+from liveqa.domain import screening
 from liveqa.domain.errors import Rejected
 from liveqa.domain.model import Moderation
 from liveqa.embedded import EmbeddedRedis
@@ -286,6 +290,86 @@ def event_audit(slug: str, as_csv: bool, redis_url: str | None) -> None:
         click.echo(f"{entry['at']}  {entry['who']}  {entry['action']}  {rest}")
 
 
+@event.command("channel")
+@click.argument("slug")
+@click.argument("action", type=click.Choice(["add", "remove", "list"]))
+@click.argument("name", required=False, default="")
+@click.option("--redis-url", help="Redis to use [LIVEQA_REDIS_URL].")
+def event_channel(slug: str, action: str, name: str, redis_url: str | None) -> None:
+    """Intake channels (email bridge, hashtag, form): `add NAME` prints its token and intake URL once."""
+    settings = _settings(redis_url=redis_url)
+    if action != "list" and not name:
+        raise click.UsageError("name the channel")
+    with _redis_url(settings) as url:
+        if action == "add":
+            token = _with_store(url, lambda store: store.add_channel(slug, name))
+            click.echo(f"token:  {token}")
+            click.echo(f"intake: POST {settings.base_url()}/api/v1/events/{slug}/intake  (Authorization: Bearer …)")
+        elif action == "remove":
+            _with_store(url, lambda store: store.remove_channel(slug, name))
+        else:
+            for channel in _with_store(url, lambda store: store.channels(slug)):
+                click.echo(channel)
+
+
+@event.command("import")
+@click.argument("slug")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+@click.option("--source", default="import", show_default=True, help="The channel the questions are marked with.")
+@click.option("--dry-run", is_flag=True, help="Check every row and report, storing nothing.")
+@click.option("--redis-url", help="Redis to use [LIVEQA_REDIS_URL].")
+def event_import(slug: str, path: str, source: str, dry_run: bool, redis_url: str | None) -> None:
+    """Import questions from a CSV file (columns: text, and optionally id, name, organisation, country).
+
+    Rows go through the same checks, word lists and moderation as questions from the page; importing the same
+    file twice stores nothing twice (a row's id, or a digest of the row, identifies it)."""
+    settings = _settings(redis_url=redis_url)
+    rows = list(csv.DictReader(Path(path).read_text(encoding="utf-8-sig").splitlines()))
+    if rows and "text" not in rows[0]:
+        raise click.ClickException("the CSV needs a 'text' column")
+    rejected: list[tuple[int, str]] = []
+    stored = duplicates = 0
+    with _redis_url(settings) as url:
+
+        async def run(store: RedisStore) -> None:
+            nonlocal stored, duplicates
+            info = await store.event_info(slug)
+            if info is None:
+                raise click.ClickException(f"no event {slug!r}")
+            words = screening.load(settings.wordlist_dir) | screening.WordList.of(info.blocked_words)
+            with click.progressbar(list(enumerate(rows, start=2)), label="Importing", show_pos=True) as progress:
+                for number, row in progress:
+                    draft = submissions.Draft(
+                        cid=hashlib.sha256((row.get("id") or json.dumps(row, sort_keys=True)).encode()).hexdigest()[
+                            :32
+                        ],
+                        text=row.get("text") or "",
+                        name=row.get("name") or "",
+                        organisation=row.get("organisation") or "",
+                        country=row.get("country") or "",
+                    )
+                    try:
+                        if dry_run:
+                            submissions.prepare(info, draft)
+                            continue
+                        author = submissions.channel_participant(source, draft.name or str(number))
+                        result = await submissions.submit(
+                            store, info, words, author, draft, rate=(0, 1.0), source=source
+                        )
+                    except Rejected as exc:
+                        rejected.append((number, f"{exc.code}: {exc.detail}"))
+                        continue
+                    stored += result.new
+                    duplicates += not result.new
+
+        _with_store(url, run)
+    verb = "would store" if dry_run else "stored"
+    click.echo(f"{len(rows) - len(rejected)} rows fine ({verb}: {stored if not dry_run else len(rows) - len(rejected)}"
+               f"{f', already there: {duplicates}' if duplicates else ''}); {len(rejected)} rejected.")  # fmt: skip
+    for number, reason in rejected:
+        click.echo(f"  line {number}: {reason}")
+
+
 @event.command("end")
 @click.argument("slug")
 @click.option("--redis-url", help="Redis to use [LIVEQA_REDIS_URL].")
@@ -423,7 +507,6 @@ def restore_command(path: str, replace: bool, redis_url: str | None) -> None:
 @click.argument("document", type=click.Choice(["protocol", "openapi", "asyncapi"]), default="protocol")
 def schema(document: str) -> None:
     """Print a document generated from the code: the protocol's JSON Schema, OpenAPI or AsyncAPI."""
-    import json
 
     from liveqa import apidocs
 

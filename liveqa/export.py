@@ -19,7 +19,7 @@ from liveqa.domain.state import EventState
 COLUMNS = [
     "id", "status", "text", "original_text", "name", "organisation", "country", "name_shown",
     "organisation_shown", "country_shown", "votes", "queue_position", "pinned", "on_screen", "tags",
-    "rejection_reason", "held_for", "moderated_by", "created_utc", "updated_utc", "answered_utc",
+    "rejection_reason", "held_for", "source", "moderated_by", "created_utc", "updated_utc", "answered_utc",
 ]  # fmt: skip
 _FORMULA = ("=", "+", "-", "@", "\t", "\r")
 _ARABIC = re.compile("[\u0600-\u06ff\u0750-\u077f\u08a0-\u08ff\ufb50-\ufdff\ufe70-\ufeff]")
@@ -42,7 +42,7 @@ def rows(state: EventState) -> list[list[str | int]]:
             int(q.id), str(q.status), q.text, q.original, q.name, q.organisation, q.country,
             "yes" if q.show_name else "no", "yes" if q.show_organisation else "no",
             "yes" if q.show_country else "no", q.votes, position.get(q.id, ""), "yes" if q.pinned else "no",
-            "yes" if state.screen == q.id else "no", ", ".join(q.tags), q.reason, q.held, q.by,
+            "yes" if state.screen == q.id else "no", ", ".join(q.tags), q.reason, q.held, q.source, q.by,
             _utc(q.created), _utc(q.updated), _utc(q.answered),
         ]  # fmt: skip
 

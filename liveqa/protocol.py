@@ -263,6 +263,7 @@ class ModeratorQuestion(msgspec.Struct, kw_only=True):
     rev: int
     by: str
     held: str = ""  # the word-list entry that held it for review
+    source: str = "web"  # the channel it came through
 
 
 class ScreenQuestion(msgspec.Struct, kw_only=True, omit_defaults=True):

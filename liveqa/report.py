@@ -24,7 +24,7 @@ def figures(state: EventState) -> dict[str, Any]:
         "by_status": dict(collections.Counter(str(q.status) for q in questions)),
         "rejected_by_reason": dict(collections.Counter(q.reason for q in questions if q.status is Status.REJECTED)),
         "by_country": dict(collections.Counter(q.country for q in questions if q.country)),
-        "by_channel": {"web": len(questions)},
+        "by_channel": dict(collections.Counter(q.source for q in questions)),
         "anonymous": sum(1 for q in questions if not q.name),
         "held_for_review": sum(1 for q in questions if q.held),
         "participants": len({q.pid for q in questions}),

@@ -40,6 +40,8 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     join_per_minute: Annotated[float, msgspec.Meta(gt=0)] = 60.0  # … and per minute after: venues share one address
     login_burst: Annotated[int, msgspec.Meta(ge=0)] = 10  # moderator login attempts per address and event
     login_per_minute: Annotated[float, msgspec.Meta(gt=0)] = 10.0
+    channel_burst: Annotated[int, msgspec.Meta(ge=0)] = 600  # questions an intake channel may post at once
+    channel_per_minute: Annotated[float, msgspec.Meta(gt=0)] = 600.0
     max_frames_queued: Annotated[int, msgspec.Meta(ge=10)] = 2000  # per socket, before 4008
     max_bytes_queued: Annotated[int, msgspec.Meta(ge=65536)] = 4 << 20
     send_timeout: Annotated[float, msgspec.Meta(gt=0)] = 10.0  # a socket taking no data this long is closed (4008)

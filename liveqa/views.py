@@ -73,6 +73,7 @@ def moderator_question(q: Question) -> p.ModeratorQuestion:
         rev=q.rev,
         by=q.by,
         held=q.held,
+        source=q.source,
     )
 
 

@@ -50,6 +50,6 @@ async def test_report_after_the_event(server: str, event: EventFixture, store: R
     await retention.erase(store, event.slug)
     async with httpx.AsyncClient(base_url=server) as http:
         after = (await http.get(f"/e/{event.slug}/report.json")).json()
-        page = (await http.get(f"/e/{event.slug}/report")).text
+        after_page = (await http.get(f"/e/{event.slug}/report")).text
     assert after["figures"] == figures and after["answered"] == []
-    assert "civilians" not in page and "figures remain" in page
+    assert "civilians" not in after_page and "figures remain" in after_page

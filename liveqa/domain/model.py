@@ -45,6 +45,7 @@ class Question(msgspec.Struct, kw_only=True):
     rev: int = 0  # bumped by every change; edits may name the rev they were made against
     by: str = ""  # the moderator who made the last moderation change
     held: str = ""  # the word-list entry that held it for review, if any
+    source: str = "web"  # the channel it came through: web, or an intake channel's name
 
     @property
     def public(self) -> bool:
@@ -77,6 +78,7 @@ class Question(msgspec.Struct, kw_only=True):
             rev=int(fields.get("rev", "0")),
             by=fields.get("by", ""),
             held=fields.get("held", ""),
+            source=fields.get("source", "web"),
         )
 
 

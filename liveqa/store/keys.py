@@ -75,6 +75,11 @@ def submissions(slug: str) -> str:
     return f"{_event(slug)}:cids"
 
 
+def channels(slug: str) -> str:
+    """Hash: sha256(channel token) → channel name (email bridge, hashtag, form…)."""
+    return f"{_event(slug)}:channels"
+
+
 def banned(slug: str) -> str:
     """Set of participant ids barred from submitting and voting."""
     return f"{_event(slug)}:banned"

@@ -328,6 +328,7 @@ class RedisStore:
         rate: tuple[int, float],
         held: str = "",
         publish: bool = False,
+        source: str = "web",
     ) -> tuple[str, str, str, bool]:
         """Store a question once per (pid, cid): pending, or approved at once when `publish` and not `held`.
         Returns (qid, log id, stored text, was it new)."""
@@ -355,6 +356,7 @@ class RedisStore:
                 rate[1],
                 held,
                 "1" if publish else "0",
+                source,
             ],  # fmt: skip
         )
         return str(qid), str(log_id), str(stored), kind == "new"
@@ -454,6 +456,31 @@ class RedisStore:
         """The whole audit log, oldest first, each entry with its time ('at', UTC ISO)."""
         raw: Any = await self._call(lambda: self.client.xrange(keys.audit(slug)))
         return [{"at": _iso(entry_id), **fields} for entry_id, fields in raw]
+
+    # --- intake channels ----------------------------------------------------------------------------------
+
+    async def add_channel(self, slug: str, name: str) -> str:
+        """A token for a new intake channel of the event (shown once; only its digest is kept)."""
+        token = "lqc_" + secrets.token_urlsafe(32)
+        await self._call(lambda: self.client.hset(keys.channels(slug), digest(token), name))
+        return token
+
+    async def channel(self, slug: str, token: str) -> str:
+        if not token:
+            return ""
+        name: str | None = await self._call(lambda: self.client.hget(keys.channels(slug), digest(token)))
+        return name or ""
+
+    async def channels(self, slug: str) -> list[str]:
+        names: dict[str, str] = await self._call(lambda: self.client.hgetall(keys.channels(slug)))
+        return sorted(set(names.values()))
+
+    async def remove_channel(self, slug: str, name: str) -> int:
+        names: dict[str, str] = await self._call(lambda: self.client.hgetall(keys.channels(slug)))
+        gone = [d for d, n in names.items() if n == name]
+        if gone:
+            await self._call(lambda: self.client.hdel(keys.channels(slug), *gone))
+        return len(gone)
 
     # --- operators ------------------------------------------------------------------------------------
 

@@ -3,6 +3,7 @@ to events goes through liveqa.operations, as here. Errors are RFC 9457 problem d
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -12,7 +13,7 @@ import msgspec
 from starlette.requests import Request
 from starlette.responses import Response
 
-from liveqa import operations, retention
+from liveqa import operations, retention, submissions
 from liveqa.domain import errors
 from liveqa.domain.model import Moderation
 from liveqa.web.services import Services
@@ -94,6 +95,45 @@ class AuditLog(msgspec.Struct, kw_only=True):
 
 class Erased(msgspec.Struct, kw_only=True):
     keys_removed: int
+
+
+Country = Annotated[str, msgspec.Meta(pattern=r"^([A-Za-z]{2})?$")]
+ChannelName = Annotated[str, msgspec.Meta(pattern=r"^[a-z0-9][a-z0-9_-]{0,31}$")]
+
+
+class NewChannel(msgspec.Struct, forbid_unknown_fields=True):
+    name: ChannelName
+
+
+class ChannelOut(msgspec.Struct, kw_only=True):
+    name: str
+    token: str
+    intake: str  # where the channel posts
+
+
+class ChannelList(msgspec.Struct, kw_only=True):
+    channels: list[str]
+
+
+class IntakeQuestion(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """A question from another channel. `id` is the channel's own id for it: posting it again is harmless."""
+
+    id: Annotated[str, msgspec.Meta(min_length=1, max_length=128)]
+    text: Annotated[str, msgspec.Meta(min_length=1, max_length=4000)]
+    author_id: Annotated[str, msgspec.Meta(max_length=200)] = ""  # who, as the channel knows them (hashed)
+    name: Annotated[str, msgspec.Meta(max_length=200)] = ""
+    organisation: Annotated[str, msgspec.Meta(max_length=200)] = ""
+    country: Country = ""
+    show_name: bool = False
+    show_organisation: bool = True
+    show_country: bool = True
+
+
+class IntakeResult(msgspec.Struct, kw_only=True):
+    qid: str
+    duplicate: bool
+    held: bool
+    text: str
 
 
 class Problem(msgspec.Struct, kw_only=True, omit_defaults=True):
@@ -311,6 +351,86 @@ async def erase(request: Request, operator: str) -> Response:
     return _json(Erased(keys_removed=removed))
 
 
+@operator_only
+async def list_channels(request: Request, operator: str) -> Response:
+    """The event's intake channels."""
+    await _event(request)
+    return _json(ChannelList(channels=await _services(request).store.channels(request.path_params["slug"])))
+
+
+@operator_only
+async def add_channel(request: Request, operator: str) -> Response:
+    """Make an intake channel (an email bridge, a hashtag, a form) and its token (shown once)."""
+    slug = request.path_params["slug"]
+    await _event(request)
+    body: NewChannel = await _body(request, NewChannel)
+    services = _services(request)
+    token = await services.store.add_channel(slug, body.name)
+    await services.store.audit(slug, operator, "add_channel", channel=body.name)
+    intake = f"{services.settings.base_url()}/api/v1/events/{slug}/intake"
+    return _json(ChannelOut(name=body.name, token=token, intake=intake), 201)
+
+
+@operator_only
+async def remove_channel(request: Request, operator: str) -> Response:
+    """Revoke an intake channel's tokens."""
+    slug, name = request.path_params["slug"], request.path_params["name"]
+    await _event(request)
+    if not await _services(request).store.remove_channel(slug, name):
+        raise ApiError(404, "no such channel", name)
+    await _services(request).store.audit(slug, operator, "remove_channel", channel=name)
+    return Response(status_code=204)
+
+
+async def intake(request: Request) -> Response:
+    """Take a question from another channel, authenticated by that channel's token. Same rules as the web page."""
+    services, slug = _services(request), request.path_params["slug"]
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    try:
+        channel = await services.store.channel(slug, token.strip()) if scheme.lower() == "bearer" else ""
+        if not channel:
+            raise ApiError(401, "a channel token of this event is required")
+        info = await services.store.event_info(slug)
+        if info is None:
+            raise ApiError(404, "no such event", slug)
+        body: IntakeQuestion = await _body(request, IntakeQuestion)
+        draft = submissions.Draft(
+            cid=hashlib.sha256(body.id.encode()).hexdigest()[:32],
+            text=body.text,
+            name=body.name,
+            organisation=body.organisation,
+            country=body.country,
+            show_name=body.show_name,
+            show_organisation=body.show_organisation,
+            show_country=body.show_country,
+        )
+        settings = services.settings
+        try:
+            stored = await submissions.submit(
+                services.store,
+                info,
+                services.words_for(info),
+                submissions.channel_participant(channel, body.author_id),
+                draft,
+                rate=(settings.channel_burst, settings.channel_per_minute / 60),
+                source=channel,
+            )
+        except errors.RateLimited as exc:
+            raise ApiError(429, "too many questions from this channel", exc.detail) from None
+        except errors.Unavailable:
+            raise
+        except errors.Rejected as exc:
+            raise ApiError(422, exc.code, exc.detail) from None
+        result = IntakeResult(qid=stored.qid, duplicate=not stored.new, held=bool(stored.held), text=stored.text)
+        return _json(result, 201 if stored.new else 200)
+    except ApiError as exc:
+        status = exc.problem.status
+        return Response(_encoder.encode(exc.problem), status, media_type="application/problem+json")
+    except errors.Unavailable as exc:
+        problem = Problem(title="store unavailable", status=503, detail=exc.detail)
+        return Response(_encoder.encode(problem), 503, media_type="application/problem+json")
+
+
 @dataclass(frozen=True)
 class Operation:
     method: str
@@ -334,4 +454,9 @@ OPERATIONS = [
     Operation("POST", f"{E}/screen-token", rotate_screen_token, 200, EventOut),
     Operation("GET", f"{E}/audit", audit_log, 200, AuditLog),
     Operation("POST", f"{E}/erase", erase, 200, Erased),
+    Operation("GET", f"{E}/channels", list_channels, 200, ChannelList),
+    Operation("POST", f"{E}/channels", add_channel, 201, ChannelOut, NewChannel),
+    Operation("DELETE", f"{E}/channels/{{name}}", remove_channel, 204, None),
 ]
+# The intake endpoint authenticates channels, not operators; it is documented with its own security scheme.
+INTAKE = Operation("POST", f"{E}/intake", intake, 201, IntakeResult, IntakeQuestion)

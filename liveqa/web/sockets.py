@@ -17,10 +17,10 @@ from collections import deque
 import msgspec
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
-from liveqa import auth, metrics, protocol as p
+from liveqa import auth, metrics, protocol as p, submissions
 from liveqa.connection import Connection
 from liveqa.domain import errors, rules, text as texts
-from liveqa.domain.model import Moderation, Status
+from liveqa.domain.model import Status
 from liveqa.domain.rules import Action
 from liveqa.hub import EventFeed
 from liveqa.views import Audience
@@ -277,35 +277,27 @@ async def _participant_frame(session: Session, text: str) -> None:
     try:
         match message:
             case p.Submit():
+                draft = submissions.Draft(
+                    cid=message.cid,
+                    text=message.text,
+                    name=message.name,
+                    organisation=message.organisation,
+                    country=message.country,
+                    show_name=message.show_name,
+                    show_organisation=message.show_organisation,
+                    show_country=message.show_country,
+                )
                 info = session.feed.state.info
-                body = texts.clean(message.text, max_length=info.max_length)
-                author = rules.check_author(
-                    message.name, message.organisation, message.country, anonymous_allowed=info.anonymous_allowed
-                )
-                shown = (
-                    (message.show_name, message.show_organisation, message.show_country)
-                    if author[0]
-                    else (
-                        False,
-                        False,
-                        False,
-                    )
-                )
-                rate = (settings.submit_burst, settings.submit_per_minute / 60)
-                held = session.services.words_for(info).match(body)
-                qid, log_id, stored, _ = await store.submit(
-                    slug,
+                stored = await submissions.submit(
+                    store,
+                    info,
+                    session.services.words_for(info),
                     pid,
-                    message.cid,
-                    body,
-                    author,
-                    shown,
-                    rate=rate,
-                    held=held,
-                    publish=info.moderation is Moderation.POST,
+                    draft,
+                    rate=(settings.submit_burst, settings.submit_per_minute / 60),
                 )
-                session.reply(p.Ack(cid=message.cid, qid=qid, id=log_id, text=stored))
-                metrics.SUBMISSIONS.labels("held" if held else "stored").inc()
+                session.reply(p.Ack(cid=message.cid, qid=stored.qid, id=stored.log_id, text=stored.text))
+                metrics.SUBMISSIONS.labels("held" if stored.held else "stored").inc()
             case p.Edit():
                 body = texts.clean(message.text, max_length=session.feed.state.info.max_length)
                 await store.edit(slug, message.qid, body, by="", owner=pid, editable=_names(rules.ASKER_EDITABLE))

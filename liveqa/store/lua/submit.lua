@@ -19,6 +19,7 @@
 -- ARGV[12] rate refill per second
 -- ARGV[13] why it is held for review ('' when it isn't: the word-list entry it matched)
 -- ARGV[14] '1' to publish at once (post-moderation) unless held, '0' to wait for a moderator
+-- ARGV[15] source: 'web', or the channel it came through (email, a hashtag, import…)
 --
 -- Returns {'ok', qid, log id, text, 'new'|'duplicate'}; or {'unknown_event'}, {'questions_closed'},
 -- {'rate_limited', ms to wait}, {'banned'}.
@@ -39,7 +40,8 @@ local qkey = KEYS[7] .. qid
 redis.call('HSET', qkey, 'id', qid, 'pid', ARGV[2], 'cid', ARGV[3], 'text', ARGV[4],
   'name', ARGV[5], 'organisation', ARGV[6], 'country', ARGV[7],
   'show_name', ARGV[8], 'show_organisation', ARGV[9], 'show_country', ARGV[10],
-  'status', 'pending', 'votes', 0, 'pinned', '0', 'created', now, 'updated', now, 'rev', 1, 'held', ARGV[13])
+  'status', 'pending', 'votes', 0, 'pinned', '0', 'created', now, 'updated', now, 'rev', 1, 'held', ARGV[13],
+  'source', ARGV[15])
 redis.call('ZADD', KEYS[5], now, qid)
 local id
 if ARGV[14] == '1' and ARGV[13] == '' then
