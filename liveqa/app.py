@@ -87,6 +87,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     return Starlette(
         routes=[
             Route("/", pages.index),
+            Route("/favicon.ico", pages.favicon),
             Route("/livez", pages.livez),
             Route("/healthz", pages.livez),
             Route("/readyz", pages.readyz),

@@ -107,9 +107,15 @@ def _chart(title: str, counts: dict[str, int], labels: dict[str, str] | None = N
 
 def to_html(info: EventInfo, numbers: dict[str, Any], questions: list[dict[str, str]], *, erased: bool) -> str:
     e = html.escape
+
+    def many(count: int, one: str, more: str) -> str:
+        return f"{count} {one if count == 1 else more}"
+
     summary = (
-        f"<p class=lead>{numbers['questions']} questions from {numbers['participants']} participants; "
-        f"{numbers['by_status'].get('answered', 0)} answered in the room, {numbers['votes']} votes.</p>"
+        f"<p class=lead>{many(numbers['questions'], 'question', 'questions')} from "
+        f"{many(numbers['participants'], 'participant', 'participants')}; "
+        f"{numbers['by_status'].get('answered', 0)} answered in the room; "
+        f"{many(numbers['votes'], 'vote', 'votes')}.</p>"
     )
     listing = ""
     if questions:
@@ -124,7 +130,8 @@ def to_html(info: EventInfo, numbers: dict[str, Any], questions: list[dict[str, 
     return (
         "<!doctype html><html lang=en><head><meta charset=utf-8>"
         '<meta name=viewport content="width=device-width, initial-scale=1">'
-        f"<title>{e(info.title)}: report</title><link rel=stylesheet href=/static/report.css></head><body><main>"
+        f"<title>{e(info.title)}: report</title><link rel=icon href=/static/favicon.svg>"
+        "<link rel=stylesheet href=/static/report.css></head><body><main>"
         f'<h1 dir="auto">{e(info.title)}</h1><p>Public report of the questions sent to this dialogue.</p>{summary}'
         + _chart("Questions by outcome", numbers["by_status"], _LABELS)
         + _chart("Questions by country", numbers["by_country"])

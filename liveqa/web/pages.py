@@ -41,6 +41,11 @@ async def _event_exists(request: Request) -> bool:
     return await _services(request).store.event_info(request.path_params["slug"]) is not None
 
 
+async def favicon(request: Request) -> Response:
+    path = Path(_services(request).settings.static_dir) / "favicon.svg"
+    return FileResponse(path, media_type="image/svg+xml", headers={"cache-control": "max-age=86400"})
+
+
 async def index(request: Request) -> Response:
     return _page(request, "index.html")
 
