@@ -52,6 +52,15 @@ def openapi() -> dict[str, Any]:
             parameters.append(
                 {"name": "name", "in": "path", "required": True, "schema": {"type": "string", "pattern": CHANNEL}}
             )
+        if "{hook}" in op.path:
+            parameters.append(
+                {
+                    "name": "hook",
+                    "in": "path",
+                    "required": True,
+                    "schema": {"type": "string", "pattern": "^[0-9a-f]{12}$"},
+                }
+            )
         if parameters:
             operation["parameters"] = parameters
         if intake:

@@ -13,7 +13,7 @@ from starlette.middleware import Middleware
 from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 
-from liveqa import logs, migrations, retention
+from liveqa import logs, migrations, retention, webhooks
 from liveqa.domain import screening
 from liveqa.domain.rules import SLUG
 from liveqa.hub import BLOCK_MS, Hub
@@ -77,8 +77,13 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 words = screening.load(settings.wordlist_dir)
                 app.state.services = Services(settings=settings, store=store, hub=hub, words=words)
                 janitor = tasks.create_task(retention.run_periodically(store), name="retention")
+                dispatcher = webhooks.Dispatcher(
+                    store, retries=settings.webhook_retries, backoff_s=settings.webhook_backoff
+                )
+                courier = tasks.create_task(dispatcher.run(), name="webhooks")
                 yield
                 janitor.cancel()
+                courier.cancel()
         finally:
             await client.aclose()
             await reader.aclose()

@@ -110,7 +110,7 @@ def new_password() -> str:
 
 async def end_event(store: RedisStore, slug: str) -> None:
     """The dialogue is over: no more questions, and the retention period starts."""
-    await store.set_event(slug, open="0", ended=str(int(time.time() * 1000)))
+    await store.set_event(slug, "end", open="0", ended=str(int(time.time() * 1000)))
     await store.audit(slug, OPERATOR, "end_event")
 
 
@@ -160,5 +160,6 @@ async def update_event(
     if blocked_words is not None:
         fields["blocked_words"] = json.dumps([w.strip() for w in blocked_words if w.strip()], ensure_ascii=False)
     if fields:
-        await store.set_event(slug, **fields)
+        action = {"0": "close", "1": "open"}.get(fields.get("open", ""), "settings")
+        await store.set_event(slug, action, **fields)
         await store.audit(slug, who, "update_event", fields=", ".join(sorted(fields)))

@@ -42,6 +42,8 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     login_per_minute: Annotated[float, msgspec.Meta(gt=0)] = 10.0
     channel_burst: Annotated[int, msgspec.Meta(ge=0)] = 600  # questions an intake channel may post at once
     channel_per_minute: Annotated[float, msgspec.Meta(gt=0)] = 600.0
+    webhook_retries: Annotated[int, msgspec.Meta(ge=1, le=20)] = 6  # attempts per delivery before giving up
+    webhook_backoff: Annotated[float, msgspec.Meta(gt=0)] = 1.0  # seconds before the first retry; doubles after
     max_frames_queued: Annotated[int, msgspec.Meta(ge=10)] = 2000  # per socket, before 4008
     max_bytes_queued: Annotated[int, msgspec.Meta(ge=65536)] = 4 << 20
     send_timeout: Annotated[float, msgspec.Meta(gt=0)] = 10.0  # a socket taking no data this long is closed (4008)

@@ -19,6 +19,7 @@ class LogEntry(msgspec.Struct, kw_only=True):
     moderators: list[str] | None = None  # who is moderating, when that changed
     banned: list[str] | None = None  # participants barred from submitting and voting, when that changed
     deleted: bool = False  # the event was deleted: its last entry
+    action: str = ""  # what made the change, where it matters to outsiders (approve, answer, show, end…)
 
 
 def log_id_key(log_id: str) -> tuple[int, int]:

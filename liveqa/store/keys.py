@@ -17,6 +17,21 @@ def operators() -> str:
     return f"{PREFIX}:operators"
 
 
+def webhooked() -> str:
+    """Set of the slugs of events that have webhooks (the dispatcher reads their logs)."""
+    return f"{PREFIX}:webhooked"
+
+
+def webhooks(slug: str) -> str:
+    """Hash: webhook id → JSON {url, secret, events}."""
+    return f"{_event(slug)}:webhooks"
+
+
+def deliveries(slug: str) -> str:
+    """Stream: the webhook delivery log (capped)."""
+    return f"{_event(slug)}:deliveries"
+
+
 def deleted(slug: str) -> str:
     """Tombstone of a deleted event: running servers close its sockets instead of restoring it."""
     return f"{PREFIX}:deleted:{slug}"

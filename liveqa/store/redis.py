@@ -113,6 +113,8 @@ def parse_entry(log_id: str, fields: dict[str, str]) -> LogEntry:
         entry.moderators = _STRINGS.decode(m)
     if (b := fields.get("b")) is not None:
         entry.banned = _STRINGS.decode(b)
+    if (a := fields.get("a")) is not None:
+        entry.action = a
     if fields.get("x") == "deleted":
         entry.deleted = True
     return entry
@@ -236,10 +238,11 @@ class RedisStore:
     async def set_secret(self, slug: str, field: str, value: str) -> None:
         await self._call(lambda: self.client.hset(keys.secrets(slug), field, value))
 
-    async def set_event(self, slug: str, **fields: str) -> str:
-        """Change public settings (e.g. open='0'); returns the log id."""
+    async def set_event(self, slug: str, action: str = "settings", **fields: str) -> str:
+        """Change public settings (e.g. open='0'); returns the log id. `action` names the change in the log."""
         flat = [item for pair in fields.items() for item in pair]
-        return str((await self._run("set_event", [keys.meta(slug), keys.log(slug)], [self._maxlen, *flat]))[0])
+        reply = await self._run("set_event", [keys.meta(slug), keys.log(slug)], [self._maxlen, action, *flat])
+        return str(reply[0])
 
     async def delete_event(self, slug: str) -> int:
         """Remove every key of the event; returns how many were removed. Running servers close its sockets."""

@@ -13,7 +13,7 @@ import msgspec
 from starlette.requests import Request
 from starlette.responses import Response
 
-from liveqa import operations, retention, submissions
+from liveqa import operations, retention, submissions, webhooks
 from liveqa.domain import errors
 from liveqa.domain.model import Moderation
 from liveqa.web.services import Services
@@ -134,6 +134,44 @@ class IntakeResult(msgspec.Struct, kw_only=True):
     duplicate: bool
     held: bool
     text: str
+
+
+WebhookType = Annotated[
+    str,
+    msgspec.Meta(
+        pattern="^(question\\.approved|question\\.on_screen|question\\.answered|event\\.closed|event\\.ended)$"
+    ),
+]
+
+
+class NewWebhook(msgspec.Struct, forbid_unknown_fields=True):
+    url: Annotated[str, msgspec.Meta(pattern="^https?://[^\\s]+$", max_length=2000)]
+    events: Annotated[list[WebhookType], msgspec.Meta(min_length=1)]
+
+
+class WebhookOut(msgspec.Struct, kw_only=True, omit_defaults=True):
+    id: str
+    url: str
+    events: list[str]
+    secret: str = ""  # only when it is created
+
+
+class WebhookList(msgspec.Struct, kw_only=True):
+    webhooks: list[WebhookOut]
+
+
+class Delivery(msgspec.Struct, kw_only=True):
+    id: str
+    webhook: str
+    type: str
+    entry: str
+    status: str
+    attempt: str
+    error: str = ""
+
+
+class DeliveryLog(msgspec.Struct, kw_only=True):
+    deliveries: list[Delivery]
 
 
 class Problem(msgspec.Struct, kw_only=True, omit_defaults=True):
@@ -431,6 +469,44 @@ async def intake(request: Request) -> Response:
         return Response(_encoder.encode(problem), 503, media_type="application/problem+json")
 
 
+@operator_only
+async def add_webhook(request: Request, operator: str) -> Response:
+    """Register a webhook (signed with the secret returned here, once)."""
+    slug = request.path_params["slug"]
+    await _event(request)
+    body: NewWebhook = await _body(request, NewWebhook)
+    try:
+        hook = await webhooks.add(_services(request).store, slug, body.url, list(body.events))
+    except ValueError as exc:
+        raise ApiError(422, "invalid webhook", str(exc)) from None
+    return _json(WebhookOut(id=hook.id, url=hook.url, events=hook.events, secret=hook.secret), 201)
+
+
+@operator_only
+async def list_webhooks(request: Request, operator: str) -> Response:
+    """The event's webhooks (without their secrets)."""
+    await _event(request)
+    found = await webhooks.hooks(_services(request).store, request.path_params["slug"])
+    return _json(WebhookList(webhooks=[WebhookOut(id=h.id, url=h.url, events=h.events) for h in found]))
+
+
+@operator_only
+async def remove_webhook(request: Request, operator: str) -> Response:
+    """Stop a webhook."""
+    await _event(request)
+    if not await webhooks.remove(_services(request).store, request.path_params["slug"], request.path_params["hook"]):
+        raise ApiError(404, "no such webhook")
+    return Response(status_code=204)
+
+
+@operator_only
+async def webhook_deliveries(request: Request, operator: str) -> Response:
+    """The latest deliveries, newest first: delivered, retrying or given up, with the error."""
+    await _event(request)
+    found = await webhooks.deliveries(_services(request).store, request.path_params["slug"])
+    return _json(DeliveryLog(deliveries=[msgspec.convert(d, Delivery) for d in found]))
+
+
 @dataclass(frozen=True)
 class Operation:
     method: str
@@ -457,6 +533,10 @@ OPERATIONS = [
     Operation("GET", f"{E}/channels", list_channels, 200, ChannelList),
     Operation("POST", f"{E}/channels", add_channel, 201, ChannelOut, NewChannel),
     Operation("DELETE", f"{E}/channels/{{name}}", remove_channel, 204, None),
+    Operation("GET", f"{E}/webhooks", list_webhooks, 200, WebhookList),
+    Operation("POST", f"{E}/webhooks", add_webhook, 201, WebhookOut, NewWebhook),
+    Operation("DELETE", f"{E}/webhooks/{{hook}}", remove_webhook, 204, None),
+    Operation("GET", f"{E}/webhooks/deliveries", webhook_deliveries, 200, DeliveryLog),
 ]
 # The intake endpoint authenticates channels, not operators; it is documented with its own security scheme.
 INTAKE = Operation("POST", f"{E}/intake", intake, 201, IntakeResult, IntakeQuestion)

@@ -447,7 +447,7 @@ async def _moderate(session: Session, message: p.ModeratorMessage, name: str) ->
         case p.ClearScreen():
             return await store.show(slug, "")
         case p.SetOpen():
-            return await store.set_event(slug, open="1" if message.open else "0")
+            return await store.set_event(slug, "open" if message.open else "close", open="1" if message.open else "0")
         case p.Ban() | p.Unban():
             return await store.ban(slug, message.pid, banned=isinstance(message, p.Ban))
     raise errors.Rejected("unsupported action")

@@ -15,4 +15,6 @@ if ARGV[2] ~= '' then
 end
 if redis.call('HGET', KEYS[1], 'screen') == ARGV[2] then return {'ok', ''} end
 redis.call('HSET', KEYS[1], 'screen', ARGV[2])
-return {'ok', append_log(ARGV[1], 's', ARGV[2])}
+local action = 'show'
+if ARGV[2] == '' then action = 'clear_screen' end
+return {'ok', append_log(ARGV[1], 's', ARGV[2], 'a', action)}

@@ -10,7 +10,7 @@
 -- ARGV[3]  who acts (moderator name, or '' for the asker)
 -- ARGV[4]  owner: when not '', only the participant with this id may act (the asker withdrawing)
 -- ARGV[5]  reason (kept with a rejection; cleared otherwise)
--- ARGV[6]  action name (for the error detail)
+-- ARGV[6]  action name (for the error detail, and logged as 'a' for webhooks)
 -- ARGV[7…] the action's table as from/to pairs
 --
 -- Returns {'ok', log id, new status}; or {'unknown_question'}, {'not_yours'}, {'bad_transition', detail}.
@@ -40,5 +40,7 @@ if target ~= 'approved' and redis.call('HGET', KEYS[1], 'screen') == ARGV[2] the
   entry[#entry + 1] = 's'
   entry[#entry + 1] = ''
 end
+entry[#entry + 1] = 'a'
+entry[#entry + 1] = ARGV[6]
 local id = append_log(ARGV[1], 'q', question_json(KEYS[3]), unpack(entry))
 return {'ok', id, target}
