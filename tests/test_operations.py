@@ -122,6 +122,23 @@ def test_compose_file_follows_the_compose_specification() -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+def test_compose_runs_two_replicas_behind_the_proxy() -> None:
+    """Two app processes on one Redis behind Caddy; an HTTPS profile; grace periods above uvicorn's drain."""
+    import yaml
+
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    services = compose["services"]
+    assert {"redis", "app-1", "app-2", "proxy", "proxy-https"} <= set(services)
+    assert services["proxy-https"]["profiles"] == ["https"]
+    for name in ("app-1", "app-2"):
+        assert services[name]["environment"]["LIVEQA_REDIS_URL"] == "redis://redis:6379/0"
+        assert services[name]["stop_grace_period"] == "15s"
+    assert "--appendfsync" in services["redis"]["command"] and "always" in services["redis"]["command"]
+    for caddyfile in ("Caddyfile", "Caddyfile.https"):
+        text = (ROOT / "deploy" / caddyfile).read_text()
+        assert "app-1:8000 app-2:8000" in text and "health_uri /readyz" in text
+
+
 def test_dockerfile_installs_as_the_readme_does() -> None:
     """The image is built with the README's install step (pip install the project) and runs `liveqa serve`."""
     dockerfile = (ROOT / "Dockerfile").read_text()
