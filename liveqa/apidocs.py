@@ -61,6 +61,15 @@ def openapi() -> dict[str, Any]:
                     "schema": {"type": "string", "pattern": "^[0-9a-f]{12}$"},
                 }
             )
+        if "{pid}" in op.path:
+            parameters.append(
+                {
+                    "name": "pid",
+                    "in": "path",
+                    "required": True,
+                    "schema": {"type": "string", "pattern": "^[0-9a-f]{6,32}$"},
+                }
+            )
         if parameters:
             operation["parameters"] = parameters
         if intake:

@@ -432,6 +432,24 @@ def erase_due(redis_url: str | None) -> None:
 
 
 @main.group()
+def participant() -> None:
+    """Act on one participant's data (by the participant id moderators see on their questions)."""
+
+
+@participant.command("erase")
+@click.argument("slug")
+@click.argument("pid")
+@click.confirmation_option(prompt="Erase this participant's name, organisation and country from the event?")
+@click.option("--redis-url", help="Redis to use [LIVEQA_REDIS_URL].")
+def participant_erase(slug: str, pid: str, redis_url: str | None) -> None:
+    """Erase a participant's identity from an event, on their request (their questions stay, anonymous)."""
+    settings = _settings(redis_url=redis_url)
+    with _redis_url(settings) as url:
+        count = _with_store(url, lambda store: operations.erase_participant(store, slug, pid))
+    click.echo(f"Erased the participant from {count} question(s).")
+
+
+@main.group()
 def operator() -> None:
     """API tokens for operators (the HTTP API at /api/v1, described at /openapi.json)."""
 

@@ -163,3 +163,10 @@ async def update_event(
         action = {"0": "close", "1": "open"}.get(fields.get("open", ""), "settings")
         await store.set_event(slug, action, **fields)
         await store.audit(slug, who, "update_event", fields=", ".join(sorted(fields)))
+
+
+async def erase_participant(store: RedisStore, slug: str, pid: str, *, who: str = OPERATOR) -> int:
+    """Erase one participant's identity from an event, on their request; returns how many questions changed."""
+    count = await store.erase_participant(slug, pid)
+    await store.audit(slug, who, "erase_participant", questions=str(count))
+    return count

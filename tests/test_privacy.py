@@ -89,3 +89,24 @@ async def test_logs_carry_no_personal_data_or_secrets(
     for line in lines:
         for secret in tokens:
             assert secret not in line, (secret, line, [r.name for r in server_records if secret in r.getMessage()])
+
+
+async def test_a_participant_erased_on_request(server: str, event: Any, store: RedisStore, redis_client: Redis) -> None:
+    """Their name, organisation and country leave the questions, the log and the moderators' consoles; their
+    questions stay, anonymous; their token stops working."""
+    asker = await Client.open(server, event.slug)
+    other = await Client.open(server, event.slug)
+    mine = [(await asker.submit(f"Mine {i}", name="Erase Me", organisation="Gone Org"))["qid"] for i in range(2)]
+    theirs = (await other.submit("Not mine", name="Keep Me", organisation="Kept Org"))["qid"]
+    mod = await Client.open(server, event.slug, "moderator", sid=await login(server, event.slug, event.password))
+    await mod.expect("snapshot")
+    assert await operations.erase_participant(store, event.slug, asker.pid) == 2
+    for qid in mine:
+        update = await mod.expect("update", question__id=qid, question__name="")
+        assert update["question"]["organisation"] == "" and update["question"]["text"].startswith("Mine")
+    log_text = repr(await redis_client.xrange(keys.log(event.slug)))
+    assert "Erase Me" not in log_text and "Gone Org" not in log_text and "Keep Me" in log_text
+    state = await store.load_state(event.slug)
+    assert state.questions[theirs].name == "Keep Me"
+    back = await Client.open(server, event.slug, token=asker.token)
+    assert back.pid != asker.pid

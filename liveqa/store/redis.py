@@ -443,6 +443,31 @@ class RedisStore:
         )
         return str(reply[0])
 
+    async def erase_participant(self, slug: str, pid: str) -> int:
+        """Erase a participant's identity from the event (questions keep their text, now anonymous); returns how
+        many questions were changed. Older log entries naming them are removed: a client resuming from before
+        gets the erased versions instead."""
+        count, first = await self._run(
+            "erase_participant",
+            [
+                keys.meta(slug),
+                keys.log(slug),
+                keys.questions(slug),
+                keys.question_prefix(slug),
+                keys.participant_tokens(slug),
+            ],
+            [self._maxlen, pid],
+        )
+        if first:
+            stale = []
+            entries: Any = await self._call(lambda: self.client.xrange(keys.log(slug), "-", f"({first}"))
+            for entry_id, fields in entries:
+                if (q := fields.get("q")) is not None and f'"pid","{pid}"' in q:
+                    stale.append(entry_id)
+            for chunk in range(0, len(stale), 500):
+                await self._call(lambda c=chunk: self.client.xdel(keys.log(slug), *stale[c : c + 500]))  # type: ignore[misc]
+        return int(count)
+
     async def ban(self, slug: str, pid: str, *, banned: bool) -> str:
         """Bar a participant from submitting and voting (or lift it); returns the log id, '' if unchanged."""
         reply = await self._run(

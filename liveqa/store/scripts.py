@@ -22,6 +22,7 @@ NAMES = (
     "presence",
     "rate",
     "ban",
+    "erase_participant",
 )
 
 

@@ -507,6 +507,20 @@ async def webhook_deliveries(request: Request, operator: str) -> Response:
     return _json(DeliveryLog(deliveries=[msgspec.convert(d, Delivery) for d in found]))
 
 
+class ParticipantErased(msgspec.Struct, kw_only=True):
+    questions: int
+
+
+@operator_only
+async def erase_participant(request: Request, operator: str) -> Response:
+    """Erase one participant's identity (name, organisation, country, tokens) from the event, on their request."""
+    await _event(request)
+    count = await operations.erase_participant(
+        _services(request).store, request.path_params["slug"], request.path_params["pid"], who=operator
+    )
+    return _json(ParticipantErased(questions=count))
+
+
 @dataclass(frozen=True)
 class Operation:
     method: str
@@ -537,6 +551,7 @@ OPERATIONS = [
     Operation("POST", f"{E}/webhooks", add_webhook, 201, WebhookOut, NewWebhook),
     Operation("DELETE", f"{E}/webhooks/{{hook}}", remove_webhook, 204, None),
     Operation("GET", f"{E}/webhooks/deliveries", webhook_deliveries, 200, DeliveryLog),
+    Operation("POST", f"{E}/participants/{{pid}}/erase", erase_participant, 200, ParticipantErased),
 ]
 # The intake endpoint authenticates channels, not operators; it is documented with its own security scheme.
 INTAKE = Operation("POST", f"{E}/intake", intake, 201, IntakeResult, IntakeQuestion)
