@@ -49,8 +49,9 @@ def openapi() -> dict[str, Any]:
             )
             operation["responses"]["404"] = _problem("No such event (or channel)")
         if "{name}" in op.path:
+            pattern = CHANNEL if "/channels/" in op.path else "^[^/]{1,40}$"
             parameters.append(
-                {"name": "name", "in": "path", "required": True, "schema": {"type": "string", "pattern": CHANNEL}}
+                {"name": "name", "in": "path", "required": True, "schema": {"type": "string", "pattern": pattern}}
             )
         if "{hook}" in op.path:
             parameters.append(

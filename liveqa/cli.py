@@ -312,6 +312,28 @@ def event_channel(slug: str, action: str, name: str, redis_url: str | None) -> N
                 click.echo(channel)
 
 
+@event.command("moderator")
+@click.argument("slug")
+@click.argument("action", type=click.Choice(["add", "rotate", "remove", "list"]))
+@click.argument("name", required=False, default="")
+@click.option("--password", default="", help="The password to give (default: one is made up and printed).")
+@click.option("--redis-url", help="Redis to use [LIVEQA_REDIS_URL].")
+def event_moderator(slug: str, action: str, name: str, password: str, redis_url: str | None) -> None:
+    """Personal moderator logins: `add NAME` / `rotate NAME` print the password; `remove NAME` revokes it."""
+    settings = _settings(redis_url=redis_url)
+    if action != "list" and not name:
+        raise click.UsageError("name the moderator")
+    with _redis_url(settings) as url:
+        if action in ("add", "rotate"):
+            click.echo(_with_store(url, lambda store: operations.set_moderator(store, slug, name, password)))
+        elif action == "remove":
+            if not _with_store(url, lambda store: operations.remove_moderator(store, slug, name)):
+                raise click.ClickException(f"no moderator {name!r}")
+        else:
+            for moderator in _with_store(url, lambda store: store.moderator_accounts(slug)):
+                click.echo(moderator)
+
+
 @event.command("import")
 @click.argument("slug")
 @click.argument("path", type=click.Path(exists=True, dir_okay=False))

@@ -170,3 +170,27 @@ async def erase_participant(store: RedisStore, slug: str, pid: str, *, who: str 
     count = await store.erase_participant(slug, pid)
     await store.audit(slug, who, "erase_participant", questions=str(count))
     return count
+
+
+async def set_moderator(store: RedisStore, slug: str, name: str, password: str = "", *, who: str = OPERATOR) -> str:
+    """Create a moderator's personal login, or give it a new password (ending their sessions); returns the
+    password (made up when none is given)."""
+    name = " ".join(name.split())
+    if not 1 <= len(name) <= 40:
+        raise ValueError("a moderator name has 1 to 40 characters")
+    password = password or new_password()
+    existed = bool(await store.moderator_account(slug, name))
+    await store.set_moderator_account(slug, name, auth.hash_password(password))
+    if existed:
+        await store.end_sessions_of(slug, name)
+    await store.audit(slug, who, "rotate_moderator" if existed else "add_moderator", moderator=name)
+    return password
+
+
+async def remove_moderator(store: RedisStore, slug: str, name: str, *, who: str = OPERATOR) -> bool:
+    """Revoke a moderator's personal login and end their sessions."""
+    removed = await store.remove_moderator_account(slug, name)
+    await store.end_sessions_of(slug, name)
+    if removed:
+        await store.audit(slug, who, "remove_moderator", moderator=name)
+    return removed

@@ -122,3 +122,26 @@ async def test_bad_requests_get_problems(api: httpx.AsyncClient, body: bytes, st
     assert response.status_code == status
     problem = response.json()
     assert problem["status"] == status and problem["title"]
+
+
+async def test_personal_moderator_logins(api: httpx.AsyncClient, server: str, event: Any) -> None:
+    """Operators create, rotate and revoke personal logins; a name with one can't be used with the shared password."""
+    base = f"/api/v1/events/{event.slug}/moderators"
+    async with api:
+        made = (await api.put(f"{base}/Fatou", json={})).json()
+        assert made["name"] == "Fatou" and len(made["password"]) >= 12
+        assert (await api.get(base)).json() == {"moderators": ["Fatou"]}
+        sid = await login(server, event.slug, made["password"], name="Fatou")
+        async with httpx.AsyncClient(base_url=server, headers={"origin": server}) as http:
+            shared = await http.post(f"/e/{event.slug}/login", data={"name": "fatou", "password": event.password})
+            assert shared.headers["location"].endswith("failed=1")
+        console = await Client.open(server, event.slug, "moderator", sid=sid)
+        await console.expect("snapshot")
+        rotated = (await api.put(f"{base}/Fatou", json={"password": "a brand new password"})).json()
+        assert rotated["password"] == "a brand new password"
+        await console.send("approve", qid="1")
+        assert await console.close_code() == 4001  # the old session ended with the rotation
+        assert await login(server, event.slug, "a brand new password", name="Fatou")
+        assert (await api.delete(f"{base}/Fatou")).status_code == 204
+        assert (await api.delete(f"{base}/Fatou")).status_code == 404
+        assert (await api.put(f"{base}/{'x' * 41}", json={})).status_code == 422

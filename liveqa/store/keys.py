@@ -100,6 +100,11 @@ def banned(slug: str) -> str:
     return f"{_event(slug)}:banned"
 
 
+def moderator_accounts(slug: str) -> str:
+    """Hash: casefolded moderator name → JSON {name, hash (argon2)}: personal logins beside the event password."""
+    return f"{_event(slug)}:moderators"
+
+
 def participant_tokens(slug: str) -> str:
     """Hash: sha256(participant token) → participant id."""
     return f"{_event(slug)}:ptokens"
@@ -113,6 +118,10 @@ def rate(slug: str, who: str, action: str) -> str:
 def presence(slug: str) -> str:
     """Sorted set: '<console id> <moderator name>' → expiry (ms)."""
     return f"{_event(slug)}:presence"
+
+
+def sessions_pattern(slug: str) -> str:
+    return f"{_event(slug)}:session:*"
 
 
 def session(slug: str, sid_hash: str) -> str:

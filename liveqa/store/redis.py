@@ -562,6 +562,31 @@ class RedisStore:
             return ""
         return str(data["name"])
 
+    async def moderator_account(self, slug: str, name: str) -> str:
+        """The argon2 hash of a moderator's personal password, or '' when the name has no account."""
+        value: str | None = await self._call(lambda: self.client.hget(keys.moderator_accounts(slug), name.casefold()))
+        return str(json.loads(value)["hash"]) if value else ""
+
+    async def set_moderator_account(self, slug: str, name: str, password_hash: str) -> None:
+        value = json.dumps({"name": name, "hash": password_hash})
+        await self._call(lambda: self.client.hset(keys.moderator_accounts(slug), name.casefold(), value))
+
+    async def moderator_accounts(self, slug: str) -> list[str]:
+        raw: dict[str, str] = await self._call(lambda: self.client.hgetall(keys.moderator_accounts(slug)))
+        return sorted(json.loads(v)["name"] for v in raw.values())
+
+    async def remove_moderator_account(self, slug: str, name: str) -> bool:
+        return bool(await self._call(lambda: self.client.hdel(keys.moderator_accounts(slug), name.casefold())))
+
+    async def end_sessions_of(self, slug: str, name: str) -> int:
+        """End every session of one moderator name (their consoles close within PRESENCE_REFRESH_S)."""
+        ended = 0
+        async for key in self.client.scan_iter(match=keys.sessions_pattern(slug), count=500):
+            value = await self.client.get(key)
+            if value and json.loads(value)["name"].casefold() == name.casefold():
+                ended += await self.client.delete(key)
+        return ended
+
     async def end_session(self, slug: str, sid: str) -> None:
         await self._call(lambda: self.client.delete(keys.session(slug, digest(sid))))
 

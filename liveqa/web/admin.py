@@ -521,6 +521,54 @@ async def erase_participant(request: Request, operator: str) -> Response:
     return _json(ParticipantErased(questions=count))
 
 
+class ModeratorLogin(msgspec.Struct, forbid_unknown_fields=True):
+    password: Annotated[str, msgspec.Meta(max_length=200)] = ""  # "" makes one up
+
+
+class ModeratorOut(msgspec.Struct, kw_only=True):
+    name: str
+    password: str  # shown once
+
+
+class ModeratorList(msgspec.Struct, kw_only=True):
+    moderators: list[str]
+
+
+@operator_only
+async def list_moderators(request: Request, operator: str) -> Response:
+    """The moderators with personal logins (anyone with the event password may moderate too)."""
+    await _event(request)
+    names = await _services(request).store.moderator_accounts(request.path_params["slug"])
+    return _json(ModeratorList(moderators=names))
+
+
+@operator_only
+async def set_moderator(request: Request, operator: str) -> Response:
+    """Create a moderator's personal login or give it a new password (their sessions end); the password is
+    returned once."""
+    await _event(request)
+    body: ModeratorLogin = await _body(request, ModeratorLogin)
+    name = request.path_params["name"]
+    try:
+        password = await operations.set_moderator(
+            _services(request).store, request.path_params["slug"], name, body.password, who=operator
+        )
+    except ValueError as exc:
+        raise ApiError(422, "invalid moderator", str(exc)) from None
+    return _json(ModeratorOut(name=name, password=password))
+
+
+@operator_only
+async def remove_moderator(request: Request, operator: str) -> Response:
+    """Revoke a moderator's personal login; their sessions end."""
+    await _event(request)
+    if not await operations.remove_moderator(
+        _services(request).store, request.path_params["slug"], request.path_params["name"], who=operator
+    ):
+        raise ApiError(404, "no such moderator")
+    return Response(status_code=204)
+
+
 @dataclass(frozen=True)
 class Operation:
     method: str
@@ -552,6 +600,9 @@ OPERATIONS = [
     Operation("DELETE", f"{E}/webhooks/{{hook}}", remove_webhook, 204, None),
     Operation("GET", f"{E}/webhooks/deliveries", webhook_deliveries, 200, DeliveryLog),
     Operation("POST", f"{E}/participants/{{pid}}/erase", erase_participant, 200, ParticipantErased),
+    Operation("GET", f"{E}/moderators", list_moderators, 200, ModeratorList),
+    Operation("PUT", f"{E}/moderators/{{name}}", set_moderator, 200, ModeratorOut, ModeratorLogin),
+    Operation("DELETE", f"{E}/moderators/{{name}}", remove_moderator, 204, None),
 ]
 # The intake endpoint authenticates channels, not operators; it is documented with its own security scheme.
 INTAKE = Operation("POST", f"{E}/intake", intake, 201, IntakeResult, IntakeQuestion)

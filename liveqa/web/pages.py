@@ -109,7 +109,8 @@ async def login(request: Request) -> Response:
     form = await request.form()
     name = " ".join(str(form.get("name", "")).split())[:40]
     password = str(form.get("password", ""))
-    stored = await services.store.event_secret(slug, "password")
+    # A name with a personal account logs in only with its own password; other names use the event's.
+    stored = await services.store.moderator_account(slug, name) or await services.store.event_secret(slug, "password")
     # Argon2 takes tens of milliseconds of CPU on purpose: off the event loop, so sockets don't wait.
     if not name or not await asyncio.to_thread(auth.check_password, stored, password):
         logger.info("moderator login failed", extra={"event": slug})
