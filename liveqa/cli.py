@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import csv
+import datetime
 import hashlib
 import json
 import os
@@ -317,21 +318,46 @@ def event_channel(slug: str, action: str, name: str, redis_url: str | None) -> N
 @click.argument("action", type=click.Choice(["add", "rotate", "remove", "list"]))
 @click.argument("name", required=False, default="")
 @click.option("--password", default="", help="The password to give (default: one is made up and printed).")
+@click.option(
+    "--role", type=click.Choice(["moderator", "answerer"]), default="moderator", show_default=True,
+    help="answerer: an invited official who may only answer questions in writing.",
+)  # fmt: skip
 @click.option("--redis-url", help="Redis to use [LIVEQA_REDIS_URL].")
-def event_moderator(slug: str, action: str, name: str, password: str, redis_url: str | None) -> None:
+def event_moderator(slug: str, action: str, name: str, password: str, role: str, redis_url: str | None) -> None:
     """Personal moderator logins: `add NAME` / `rotate NAME` print the password; `remove NAME` revokes it."""
     settings = _settings(redis_url=redis_url)
     if action != "list" and not name:
         raise click.UsageError("name the moderator")
     with _redis_url(settings) as url:
         if action in ("add", "rotate"):
-            click.echo(_with_store(url, lambda store: operations.set_moderator(store, slug, name, password)))
+            click.echo(_with_store(url, lambda store: operations.set_moderator(store, slug, name, password, role=role)))
         elif action == "remove":
             if not _with_store(url, lambda store: operations.remove_moderator(store, slug, name)):
                 raise click.ClickException(f"no moderator {name!r}")
         else:
             for moderator in _with_store(url, lambda store: store.moderator_accounts(slug)):
                 click.echo(moderator)
+
+
+@event.command("schedule")
+@click.argument("slug")
+@click.option("--opens", type=click.DateTime(["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M"]), help="UTC time questions open.")
+@click.option("--closes", type=click.DateTime(["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M"]), help="UTC time questions close.")
+@click.option("--clear", is_flag=True, help="No set times: open and close by hand.")
+@click.option("--redis-url", help="Redis to use [LIVEQA_REDIS_URL].")
+def event_schedule(
+    slug: str, opens: datetime.datetime | None, closes: datetime.datetime | None, clear: bool, redis_url: str | None
+) -> None:
+    """Take questions only between set times (UTC); participants see how long remains."""
+
+    def ms(moment: datetime.datetime | None) -> int | None:
+        return None if moment is None else int(moment.replace(tzinfo=datetime.UTC).timestamp() * 1000)
+
+    settings = _settings(redis_url=redis_url)
+    opens_at, closes_at = (0, 0) if clear else (ms(opens), ms(closes))
+    with _redis_url(settings) as url:
+        _with_store(url, lambda store: operations.update_event(store, slug, opens_at=opens_at, closes_at=closes_at))
+    click.echo("Schedule cleared." if clear else "Schedule set.")
 
 
 @event.command("import")

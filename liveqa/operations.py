@@ -138,9 +138,19 @@ async def update_event(
     max_length: int | None = None,
     retention_days: int | None = None,
     blocked_words: list[str] | None = None,
+    opens_at: int | None = None,
+    closes_at: int | None = None,
 ) -> None:
-    """Change an event's settings; what is None stays as it is. ValueError for a bad value."""
+    """Change an event's settings; what is None stays as it is. ValueError for a bad value. `opens_at` and
+    `closes_at` (ms since the epoch, 0 for none) bound the time questions are taken."""
     fields: dict[str, str] = {}
+    if opens_at is not None or closes_at is not None:
+        info = await store.event_info(slug)
+        start = opens_at if opens_at is not None else (info.opens_at if info else 0)
+        end = closes_at if closes_at is not None else (info.closes_at if info else 0)
+        if start < 0 or end < 0 or (start and end and end <= start):
+            raise ValueError("questions must close after they open")
+        fields["opens_at"], fields["closes_at"] = str(start), str(end)
     if title is not None:
         fields["title"] = rules.check_title(title)
     if anonymous_allowed is not None:
@@ -161,6 +171,8 @@ async def update_event(
         fields["blocked_words"] = json.dumps([w.strip() for w in blocked_words if w.strip()], ensure_ascii=False)
     if fields:
         action = {"0": "close", "1": "open"}.get(fields.get("open", ""), "settings")
+        if "opens_at" in fields and action == "settings":
+            action = "schedule"
         await store.set_event(slug, action, **fields)
         await store.audit(slug, who, "update_event", fields=", ".join(sorted(fields)))
 
@@ -172,15 +184,22 @@ async def erase_participant(store: RedisStore, slug: str, pid: str, *, who: str 
     return count
 
 
-async def set_moderator(store: RedisStore, slug: str, name: str, password: str = "", *, who: str = OPERATOR) -> str:
-    """Create a moderator's personal login, or give it a new password (ending their sessions); returns the
-    password (made up when none is given)."""
+ROLES = ("moderator", "answerer")  # an answerer (an invited official) may only answer questions in writing
+
+
+async def set_moderator(
+    store: RedisStore, slug: str, name: str, password: str = "", *, role: str = "moderator", who: str = OPERATOR
+) -> str:
+    """Create a personal login (a moderator, or an answerer), or give it a new password (ending their sessions);
+    returns the password (made up when none is given)."""
     name = " ".join(name.split())
     if not 1 <= len(name) <= 40:
         raise ValueError("a moderator name has 1 to 40 characters")
+    if role not in ROLES:
+        raise ValueError(f"a role is one of {', '.join(ROLES)}")
     password = password or new_password()
-    existed = bool(await store.moderator_account(slug, name))
-    await store.set_moderator_account(slug, name, auth.hash_password(password))
+    existed = bool((await store.moderator_account(slug, name))[0])
+    await store.set_moderator_account(slug, name, auth.hash_password(password), role)
     if existed:
         await store.end_sessions_of(slug, name)
     await store.audit(slug, who, "rotate_moderator" if existed else "add_moderator", moderator=name)

@@ -158,6 +158,27 @@ class ClearScreen(ModeratorAction, tag="clear_screen", frozen=True):
     pass
 
 
+class Reply(ModeratorAction, tag="reply", frozen=True):
+    """A written answer to a question, shown to everyone who can see the question ("" removes it)."""
+
+    qid: QuestionId
+    text: Annotated[str, msgspec.Meta(max_length=4000)]
+
+
+class Translate(ModeratorAction, tag="translate", frozen=True):
+    """The question in another language, for the room: the screen shows it under the original ("" removes it)."""
+
+    qid: QuestionId
+    text: Annotated[str, msgspec.Meta(max_length=2000)]
+    lang: Annotated[str, msgspec.Meta(pattern=r"^([a-z]{2,3}(-[A-Za-z0-9]{2,8})?)?$")] = ""
+
+
+class Announce(ModeratorAction, tag="announce", frozen=True):
+    """A short message to every participant."""
+
+    text: Annotated[str, msgspec.Meta(min_length=1, max_length=280)]
+
+
 ParticipantId = Annotated[str, msgspec.Meta(pattern=r"^[0-9a-f]{6,32}$")]
 
 
@@ -197,6 +218,9 @@ ModeratorMessage = (
     | SetOpen
     | Ban
     | Unban
+    | Reply
+    | Translate
+    | Announce
 )
 ScreenMessage = Hello | Ping
 
@@ -218,6 +242,10 @@ class PublicQuestion(msgspec.Struct, kw_only=True, omit_defaults=True):
     country: str = ""
     created: int = 0
     answered: int = 0
+    answer: str = ""
+    answer_at: int = 0
+    display: str = ""
+    display_lang: str = ""
 
 
 class OwnQuestion(msgspec.Struct, kw_only=True, omit_defaults=True):
@@ -237,6 +265,7 @@ class OwnQuestion(msgspec.Struct, kw_only=True, omit_defaults=True):
     show_country: bool = False
     created: int = 0
     rev: int = 0
+    answer: str = ""
 
 
 class ModeratorQuestion(msgspec.Struct, kw_only=True):
@@ -264,6 +293,11 @@ class ModeratorQuestion(msgspec.Struct, kw_only=True):
     by: str
     held: str = ""  # the word-list entry that held it for review
     source: str = "web"  # the channel it came through
+    answer: str = ""
+    answer_by: str = ""
+    answer_at: int = 0
+    display: str = ""
+    display_lang: str = ""
 
 
 class ScreenQuestion(msgspec.Struct, kw_only=True, omit_defaults=True):
@@ -274,6 +308,13 @@ class ScreenQuestion(msgspec.Struct, kw_only=True, omit_defaults=True):
     name: str = ""
     organisation: str = ""
     country: str = ""
+    display: str = ""
+    display_lang: str = ""
+
+
+class AnnouncementView(msgspec.Struct, kw_only=True):
+    text: str
+    at: int
 
 
 class EventView(msgspec.Struct, kw_only=True):
@@ -287,6 +328,8 @@ class EventView(msgspec.Struct, kw_only=True):
     moderation: Moderation
     passcode_required: bool
     ended: bool
+    opens_at: int = 0  # ms since the epoch; 0: no set time
+    closes_at: int = 0
 
     @classmethod
     def of(cls, info: EventInfo) -> EventView:
@@ -299,6 +342,8 @@ class EventView(msgspec.Struct, kw_only=True):
             moderation=info.moderation,
             passcode_required=info.passcode_required,
             ended=bool(info.ended),
+            opens_at=info.opens_at,
+            closes_at=info.closes_at,
         )
 
 
@@ -329,6 +374,7 @@ class PublicSnapshot(Outbound, tag="snapshot"):
     queue: list[str]
     screen: str
     mine: list[OwnQuestion]
+    announcements: list[AnnouncementView] = []
 
 
 class ModeratorSnapshot(Outbound, tag="snapshot"):
@@ -339,6 +385,7 @@ class ModeratorSnapshot(Outbound, tag="snapshot"):
     screen: str
     moderators: list[str] = []
     banned: list[str] = []
+    announcements: list[AnnouncementView] = []
 
 
 class ScreenSnapshot(Outbound, tag="snapshot"):
@@ -387,6 +434,14 @@ class Votes(Outbound, tag="votes"):
 class EventChanged(Outbound, tag="event"):
     id: str
     event: EventView
+
+
+class AnnouncementFrame(Outbound, tag="announcement"):
+    """A message from the moderators."""
+
+    id: str
+    text: str
+    at: int
 
 
 class Own(Outbound, tag="own"):

@@ -28,6 +28,10 @@ def public_question(q: Question) -> p.PublicQuestion:
         country=q.country if q.show_country else "",
         created=q.created,
         answered=q.answered,
+        answer=q.answer,
+        answer_at=q.answer_at,
+        display=q.display,
+        display_lang=q.display_lang,
     )
 
 
@@ -47,6 +51,7 @@ def own_question(q: Question) -> p.OwnQuestion:
         show_country=q.show_country,
         created=q.created,
         rev=q.rev,
+        answer=q.answer,
     )
 
 
@@ -74,6 +79,11 @@ def moderator_question(q: Question) -> p.ModeratorQuestion:
         by=q.by,
         held=q.held,
         source=q.source,
+        answer=q.answer,
+        answer_by=q.answer_by,
+        answer_at=q.answer_at,
+        display=q.display,
+        display_lang=q.display_lang,
     )
 
 
@@ -84,6 +94,8 @@ def screen_question(q: Question) -> p.ScreenQuestion:
         name=q.name if q.show_name else "",
         organisation=q.organisation if q.show_organisation else "",
         country=q.country if q.show_country else "",
+        display=q.display,
+        display_lang=q.display_lang,
     )
 
 
@@ -103,6 +115,7 @@ def snapshot(state: EventState, audience: Audience, pid: str = "") -> p.Outbound
             screen=state.screen,
             moderators=state.moderators,
             banned=state.banned,
+            announcements=_announcements(state),
         )
     if audience is Audience.SCREEN:
         return p.ScreenSnapshot(
@@ -115,7 +128,12 @@ def snapshot(state: EventState, audience: Audience, pid: str = "") -> p.Outbound
         queue=state.queue,
         screen=state.screen,
         mine=[own_question(q) for q in state.questions.values() if q.pid == pid] if pid else [],
+        announcements=_announcements(state),
     )
+
+
+def _announcements(state: EventState) -> list[p.AnnouncementView]:
+    return [p.AnnouncementView(text=a.text, at=a.at) for a in state.announcements]
 
 
 def frames(entry: LogEntry, before: Question | None, *, known: bool) -> dict[Audience, p.Outbound | None]:
@@ -128,6 +146,9 @@ def frames(entry: LogEntry, before: Question | None, *, known: bool) -> dict[Aud
     if entry.event is not None:
         event_frame = p.EventChanged(id=entry.id, event=p.EventView.of(entry.event))
         return {Audience.PUBLIC: event_frame, Audience.MODERATOR: event_frame}
+    if entry.announcement is not None:
+        said = p.AnnouncementFrame(id=entry.id, text=entry.announcement.text, at=entry.announcement.at)
+        return {Audience.PUBLIC: said, Audience.MODERATOR: said}
     if entry.banned is not None:
         return {Audience.PUBLIC: None, Audience.MODERATOR: p.ModeratorUpdate(id=entry.id, banned=entry.banned)}
     if entry.moderators is not None:

@@ -87,3 +87,7 @@ class EventExists(Rejected):
 
 class Banned(Rejected):
     code = "banned"
+
+
+class Forbidden(Rejected):
+    code = "forbidden"

@@ -46,6 +46,11 @@ class Question(msgspec.Struct, kw_only=True):
     by: str = ""  # the moderator who made the last moderation change
     held: str = ""  # the word-list entry that held it for review, if any
     source: str = "web"  # the channel it came through: web, or an intake channel's name
+    answer: str = ""  # a written answer, during or after the event
+    answer_by: str = ""
+    answer_at: int = 0
+    display: str = ""  # the text in another language, for the room (the screen shows both)
+    display_lang: str = ""
 
     @property
     def public(self) -> bool:
@@ -79,7 +84,20 @@ class Question(msgspec.Struct, kw_only=True):
             by=fields.get("by", ""),
             held=fields.get("held", ""),
             source=fields.get("source", "web"),
+            answer=fields.get("answer", ""),
+            answer_by=fields.get("answer_by", ""),
+            answer_at=int(fields.get("answer_at", "0") or 0),
+            display=fields.get("display", ""),
+            display_lang=fields.get("display_lang", ""),
         )
+
+
+class Announcement(msgspec.Struct, kw_only=True, frozen=True):
+    """A short message from the moderators to every participant."""
+
+    text: str
+    by: str = ""
+    at: int = 0
 
 
 class Moderation(enum.StrEnum):
@@ -100,6 +118,8 @@ class EventInfo(msgspec.Struct, kw_only=True, frozen=True):
     blocked_words: tuple[str, ...] = ()  # the event's own additions to the word lists (never sent to pages)
     retention_days: int = 30  # personal data is erased this long after the event ends
     ended: int = 0  # ms since the epoch when the event was ended; 0 while it runs
+    opens_at: int = 0  # ms since the epoch: questions are taken from then (0: no limit)
+    closes_at: int = 0  # … and until then (0: no limit)
 
     @classmethod
     def from_flat(cls, fields: dict[str, str]) -> EventInfo:
@@ -114,4 +134,6 @@ class EventInfo(msgspec.Struct, kw_only=True, frozen=True):
             blocked_words=tuple(json.loads(fields["blocked_words"])) if fields.get("blocked_words") else (),
             retention_days=int(fields.get("retention_days", "30")),
             ended=int(fields.get("ended", "0")),
+            opens_at=int(fields.get("opens_at", "0") or 0),
+            closes_at=int(fields.get("closes_at", "0") or 0),
         )

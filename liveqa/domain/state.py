@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import msgspec
 
-from liveqa.domain.model import EventInfo, Question
+from liveqa.domain.model import Announcement, EventInfo, Question
 
 
 class LogEntry(msgspec.Struct, kw_only=True):
@@ -19,6 +19,7 @@ class LogEntry(msgspec.Struct, kw_only=True):
     moderators: list[str] | None = None  # who is moderating, when that changed
     banned: list[str] | None = None  # participants barred from submitting and voting, when that changed
     deleted: bool = False  # the event was deleted: its last entry
+    announcement: Announcement | None = None
     action: str = ""  # what made the change, where it matters to outsiders (approve, answer, show, end…)
 
 
@@ -40,6 +41,7 @@ class EventState:
         self.screen = ""
         self.moderators: list[str] = []
         self.banned: list[str] = []
+        self.announcements: list[Announcement] = []  # the last few, oldest first
 
     def apply(self, entry: LogEntry) -> None:
         """Apply one entry. Entries at or before `head` were applied already and are ignored."""
@@ -61,4 +63,6 @@ class EventState:
             self.moderators = entry.moderators
         if entry.banned is not None:
             self.banned = entry.banned
+        if entry.announcement is not None:
+            self.announcements = [*self.announcements[-4:], entry.announcement]
         self.head = entry.id

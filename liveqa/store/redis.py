@@ -25,7 +25,7 @@ from redis.retry import Retry
 
 from liveqa import metrics
 from liveqa.domain import errors
-from liveqa.domain.model import EventInfo, Question
+from liveqa.domain.model import Announcement, EventInfo, Question
 from liveqa.domain.rules import SHOWABLE, VOTABLE, Action, transition_table
 from liveqa.domain.state import EventState, LogEntry
 from liveqa.store import keys
@@ -113,6 +113,8 @@ def parse_entry(log_id: str, fields: dict[str, str]) -> LogEntry:
         entry.moderators = _STRINGS.decode(m)
     if (b := fields.get("b")) is not None:
         entry.banned = _STRINGS.decode(b)
+    if (n := fields.get("n")) is not None:
+        entry.announcement = msgspec.json.decode(n, type=Announcement)
     if (a := fields.get("a")) is not None:
         entry.action = a
     if fields.get("x") == "deleted":
@@ -281,6 +283,8 @@ class RedisStore:
         state.screen = fields.get("screen", "")
         state.moderators = _STRINGS.decode(fields["moderators"]) if fields.get("moderators") else []
         state.banned = sorted(banned)
+        if fields.get("announcements", "{}") not in ("", "{}"):
+            state.announcements = msgspec.json.decode(fields["announcements"], type=list[Announcement])
         return state
 
     async def read_log(self, reader: Redis, slug: str, after: str, *, block_ms: int, count: int) -> list[LogEntry]:
@@ -403,12 +407,21 @@ class RedisStore:
         )
         return str(reply[0])
 
-    async def set_tags(self, slug: str, qid: str, tags: list[str], *, by: str) -> str:
+    async def annotate(self, slug: str, qid: str, action: str, *, by: str, **fields: str) -> str:
+        """Set moderator-owned fields (tags, answer, display, display_lang) of a question; returns the log id."""
+        flat = [item for pair in fields.items() for item in pair]
         reply = await self._run(
-            "tag",
+            "annotate",
             [keys.meta(slug), keys.log(slug), keys.question(slug, qid)],
-            [self._maxlen, qid, by, json.dumps(tags)],
+            [self._maxlen, qid, by, action, *flat],
         )
+        return str(reply[0])
+
+    async def set_tags(self, slug: str, qid: str, tags: list[str], *, by: str) -> str:
+        return await self.annotate(slug, qid, "tag", by=by, tags=json.dumps(tags))
+
+    async def announce(self, slug: str, text: str, *, by: str, keep: int = 5) -> str:
+        reply = await self._run("announce", [keys.meta(slug), keys.log(slug)], [self._maxlen, text, by, keep])
         return str(reply[0])
 
     async def move(self, slug: str, qid: str, *, before: str = "", after: str = "") -> str:
@@ -539,10 +552,10 @@ class RedisStore:
 
     # --- moderator sessions -------------------------------------------------------------------------
 
-    async def create_session(self, slug: str, moderator: str) -> str:
-        """A new session id for a moderator who just logged in; only its digest is a key."""
+    async def create_session(self, slug: str, moderator: str, role: str = "moderator") -> str:
+        """A new session id for a moderator (or answerer) who just logged in; only its digest is a key."""
         sid = secrets.token_urlsafe(32)
-        value = json.dumps({"name": moderator, "created": int(time.time() * 1000)})
+        value = json.dumps({"name": moderator, "role": role, "created": int(time.time() * 1000)})
         await self._call(lambda: self.client.set(keys.session(slug, digest(sid)), value, ex=SESSION_IDLE_S))
         return sid
 
@@ -562,13 +575,16 @@ class RedisStore:
             return ""
         return str(data["name"])
 
-    async def moderator_account(self, slug: str, name: str) -> str:
-        """The argon2 hash of a moderator's personal password, or '' when the name has no account."""
+    async def moderator_account(self, slug: str, name: str) -> tuple[str, str]:
+        """(argon2 hash, role) of a personal login, or ('', '') when the name has none."""
         value: str | None = await self._call(lambda: self.client.hget(keys.moderator_accounts(slug), name.casefold()))
-        return str(json.loads(value)["hash"]) if value else ""
+        if not value:
+            return "", ""
+        account = json.loads(value)
+        return str(account["hash"]), str(account.get("role", "moderator"))
 
-    async def set_moderator_account(self, slug: str, name: str, password_hash: str) -> None:
-        value = json.dumps({"name": name, "hash": password_hash})
+    async def set_moderator_account(self, slug: str, name: str, password_hash: str, role: str = "moderator") -> None:
+        value = json.dumps({"name": name, "hash": password_hash, "role": role})
         await self._call(lambda: self.client.hset(keys.moderator_accounts(slug), name.casefold(), value))
 
     async def moderator_accounts(self, slug: str) -> list[str]:
@@ -586,6 +602,11 @@ class RedisStore:
             if value and json.loads(value)["name"].casefold() == name.casefold():
                 ended += await self.client.delete(key)
         return ended
+
+    async def session_role(self, slug: str, sid: str) -> str:
+        """'moderator' or 'answerer' (an invited official who may only answer in writing); '' without a session."""
+        value: str | None = await self._call(lambda: self.client.get(keys.session(slug, digest(sid)))) if sid else None
+        return str(json.loads(value).get("role", "moderator")) if value else ""
 
     async def end_session(self, slug: str, sid: str) -> None:
         await self._call(lambda: self.client.delete(keys.session(slug, digest(sid))))

@@ -7,7 +7,7 @@ import hashlib
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import msgspec
 from starlette.requests import Request
@@ -47,6 +47,8 @@ class EventChanges(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     max_length: Annotated[int, msgspec.Meta(ge=20, le=2000)] | None = None
     retention_days: Annotated[int, msgspec.Meta(ge=1, le=3650)] | None = None
     blocked_words: list[Annotated[str, msgspec.Meta(max_length=100)]] | None = None
+    opens_at: Annotated[int, msgspec.Meta(ge=0)] | None = None  # ms since the epoch; 0 for no set time
+    closes_at: Annotated[int, msgspec.Meta(ge=0)] | None = None
 
 
 class NewPassword(msgspec.Struct, forbid_unknown_fields=True):
@@ -523,6 +525,7 @@ async def erase_participant(request: Request, operator: str) -> Response:
 
 class ModeratorLogin(msgspec.Struct, forbid_unknown_fields=True):
     password: Annotated[str, msgspec.Meta(max_length=200)] = ""  # "" makes one up
+    role: Literal["moderator", "answerer"] = "moderator"  # an answerer may only answer questions in writing
 
 
 class ModeratorOut(msgspec.Struct, kw_only=True):
@@ -551,7 +554,7 @@ async def set_moderator(request: Request, operator: str) -> Response:
     name = request.path_params["name"]
     try:
         password = await operations.set_moderator(
-            _services(request).store, request.path_params["slug"], name, body.password, who=operator
+            _services(request).store, request.path_params["slug"], name, body.password, role=body.role, who=operator
         )
     except ValueError as exc:
         raise ApiError(422, "invalid moderator", str(exc)) from None

@@ -109,13 +109,15 @@ async def login(request: Request) -> Response:
     form = await request.form()
     name = " ".join(str(form.get("name", "")).split())[:40]
     password = str(form.get("password", ""))
-    # A name with a personal account logs in only with its own password; other names use the event's.
-    stored = await services.store.moderator_account(slug, name) or await services.store.event_secret(slug, "password")
+    # A name with a personal login uses only its own password (and role); other names use the event's.
+    stored, role = await services.store.moderator_account(slug, name)
+    if not stored:
+        stored, role = await services.store.event_secret(slug, "password"), "moderator"
     # Argon2 takes tens of milliseconds of CPU on purpose: off the event loop, so sockets don't wait.
     if not name or not await asyncio.to_thread(auth.check_password, stored, password):
         logger.info("moderator login failed", extra={"event": slug})
         return RedirectResponse(f"{target}?failed=1", status_code=303)
-    sid = await services.store.create_session(slug, name)
+    sid = await services.store.create_session(slug, name, role)
     logger.info("moderator logged in", extra={"event": slug})
     response = RedirectResponse(target, status_code=303)
     response.set_cookie(

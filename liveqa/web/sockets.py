@@ -53,9 +53,17 @@ class Session:
     """One accepted socket: its connection (writer), its feed, and the invalid-message budget."""
 
     def __init__(
-        self, websocket: WebSocket, services: Services, feed: EventFeed, conn: Connection, *, sid: str = ""
+        self,
+        websocket: WebSocket,
+        services: Services,
+        feed: EventFeed,
+        conn: Connection,
+        *,
+        sid: str = "",
+        role: str = "",
     ) -> None:
         self.websocket = websocket
+        self.role = role  # a moderator's: 'moderator', or 'answerer' (may only reply)
         self.sid = sid  # a moderator's session id, checked again on every action
         self.services = services
         self.feed = feed
@@ -352,7 +360,8 @@ async def moderator(websocket: WebSocket) -> None:
     if hello is None:
         return
     conn = _connection(websocket, services, Audience.MODERATOR, name=name, sid=sid)
-    session = Session(websocket, services, feed, conn, sid=sid)
+    role = await services.store.session_role(feed.slug, sid)
+    session = Session(websocket, services, feed, conn, sid=sid, role=role)
     welcome = p.Welcome(role="moderator", event=p.EventView.of(feed.state.info), epoch=feed.state.epoch, moderator=name)
     await feed.moderator_present(conn, True)
     try:
@@ -381,6 +390,8 @@ async def _moderator_frame(session: Session, text: str) -> None:
         if not name:
             session.conn.shut(LOGIN_REQUIRED, "login required")
             return
+        if session.role == "answerer" and not isinstance(message, p.Reply):
+            raise errors.Forbidden("this login may only answer questions in writing")
         before = _before(session, message)
         log_id = await _moderate(session, message, name)
         session.reply(p.Done(ref=ref, id=log_id))
@@ -448,6 +459,16 @@ async def _moderate(session: Session, message: p.ModeratorMessage, name: str) ->
             return await store.show(slug, "")
         case p.SetOpen():
             return await store.set_event(slug, "open" if message.open else "close", open="1" if message.open else "0")
+        case p.Reply():
+            answer = texts.clean(message.text, max_length=4000) if message.text.strip() else ""
+            return await store.annotate(slug, message.qid, "reply", by=name, answer=answer)
+        case p.Translate():
+            display = texts.clean(message.text, max_length=2000) if message.text.strip() else ""
+            return await store.annotate(
+                slug, message.qid, "translate", by=name, display=display, display_lang=message.lang if display else ""
+            )
+        case p.Announce():
+            return await store.announce(slug, texts.clean(message.text, max_length=280), by=name)
         case p.Ban() | p.Unban():
             return await store.ban(slug, message.pid, banned=isinstance(message, p.Ban))
     raise errors.Rejected("unsupported action")

@@ -33,6 +33,9 @@ end
 if redis.call('SISMEMBER', KEYS[9], ARGV[2]) == 1 then return {'banned', ''} end
 if redis.call('HGET', KEYS[1], 'open') ~= '1' then return {'questions_closed', ''} end
 local now = now_ms()
+local opens, closes = tonumber(redis.call('HGET', KEYS[1], 'opens_at') or '0'), tonumber(redis.call('HGET', KEYS[1], 'closes_at') or '0')
+if opens and opens > 0 and now < opens then return {'questions_closed', 'not yet open'} end
+if closes and closes > 0 and now >= closes then return {'questions_closed', 'closed at the set time'} end
 local wait = take_token(KEYS[6], tonumber(ARGV[11]), tonumber(ARGV[12]), now)
 if wait > 0 then return {'rate_limited', tostring(wait)} end
 local qid = tostring(redis.call('INCR', KEYS[3]))
