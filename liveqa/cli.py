@@ -54,6 +54,13 @@ def _redis_url(settings: Settings) -> Iterator[str]:
         embedded.stop()
 
 
+def _on_store(redis_url: str | None, action: Callable[[RedisStore], Awaitable[T]]) -> T:
+    """Run one store action on the configured Redis (or the embedded one); errors become clean messages."""
+    settings = _settings(redis_url=redis_url)
+    with _redis_url(settings) as url:
+        return _with_store(url, action)
+
+
 def _with_store(url: str, action: Callable[[RedisStore], Awaitable[T]]) -> T:
     async def run() -> T:
         client = connect(url)
@@ -222,12 +229,10 @@ def event_list(redis_url: str | None) -> None:
 @click.option("--redis-url", help="Redis to use [LIVEQA_REDIS_URL].")
 def event_links(slug: str, redis_url: str | None) -> None:
     """Print an event's links."""
-    settings = _settings(redis_url=redis_url)
-    with _redis_url(settings) as url:
-        token = _with_store(url, lambda store: store.event_secret(slug, "screen_token"))
+    token = _on_store(redis_url, lambda store: store.event_secret(slug, "screen_token"))
     if not token:
         raise click.ClickException(f"no event {slug!r}")
-    for line in operations.links(settings, slug, token).lines():
+    for line in operations.links(_settings(redis_url=redis_url), slug, token).lines():
         click.echo(line)
 
 
@@ -237,9 +242,7 @@ def event_links(slug: str, redis_url: str | None) -> None:
 @click.option("--redis-url", help="Redis to use [LIVEQA_REDIS_URL].")
 def event_password(slug: str, password: str, redis_url: str | None) -> None:
     """Set an event's moderator password."""
-    settings = _settings(redis_url=redis_url)
-    with _redis_url(settings) as url:
-        _with_store(url, lambda store: operations.set_password(store, slug, password))
+    _on_store(redis_url, lambda store: operations.set_password(store, slug, password))
     click.echo("Password changed.")
 
 
@@ -248,10 +251,8 @@ def event_password(slug: str, password: str, redis_url: str | None) -> None:
 @click.option("--redis-url", help="Redis to use [LIVEQA_REDIS_URL].")
 def event_rotate(slug: str, redis_url: str | None) -> None:
     """Give the screen a new link; the old one stops working."""
-    settings = _settings(redis_url=redis_url)
-    with _redis_url(settings) as url:
-        token = _with_store(url, lambda store: operations.rotate_screen_token(store, slug))
-    for line in operations.links(settings, slug, token).lines()[2:]:
+    token = _on_store(redis_url, lambda store: operations.rotate_screen_token(store, slug))
+    for line in operations.links(_settings(redis_url=redis_url), slug, token).lines()[2:]:
         click.echo(line)
 
 
@@ -261,9 +262,7 @@ def event_rotate(slug: str, redis_url: str | None) -> None:
 @click.option("--redis-url", help="Redis to use [LIVEQA_REDIS_URL].")
 def event_delete(slug: str, redis_url: str | None) -> None:
     """Delete an event and all its data."""
-    settings = _settings(redis_url=redis_url)
-    with _redis_url(settings) as url:
-        removed = _with_store(url, lambda store: store.delete_event(slug))
+    removed = _on_store(redis_url, lambda store: store.delete_event(slug))
     click.echo(f"Deleted {removed} keys.")
 
 
@@ -276,9 +275,7 @@ def event_audit(slug: str, as_csv: bool, redis_url: str | None) -> None:
     import csv
     import sys
 
-    settings = _settings(redis_url=redis_url)
-    with _redis_url(settings) as url:
-        entries = _with_store(url, lambda store: store.audit_log(slug))
+    entries = _on_store(redis_url, lambda store: store.audit_log(slug))
     if as_csv:
         columns = sorted({key for entry in entries for key in entry} - {"at", "who", "action"})
         writer = csv.writer(sys.stdout)
@@ -423,9 +420,7 @@ def event_import(slug: str, path: str, source: str, dry_run: bool, redis_url: st
 @click.option("--redis-url", help="Redis to use [LIVEQA_REDIS_URL].")
 def event_end(slug: str, redis_url: str | None) -> None:
     """End an event: questions close, and its retention period starts."""
-    settings = _settings(redis_url=redis_url)
-    with _redis_url(settings) as url:
-        _with_store(url, lambda store: operations.end_event(store, slug))
+    _on_store(redis_url, lambda store: operations.end_event(store, slug))
     click.echo(f"Ended {slug!r}.")
 
 
@@ -435,9 +430,7 @@ def event_end(slug: str, redis_url: str | None) -> None:
 @click.option("--redis-url", help="Redis to use [LIVEQA_REDIS_URL].")
 def event_passcode(slug: str, passcode: str, redis_url: str | None) -> None:
     """Require PASSCODE of new participants (without one: remove the passcode)."""
-    settings = _settings(redis_url=redis_url)
-    with _redis_url(settings) as url:
-        _with_store(url, lambda store: operations.set_passcode(store, slug, passcode))
+    _on_store(redis_url, lambda store: operations.set_passcode(store, slug, passcode))
     click.echo("Passcode set." if passcode else "Passcode removed.")
 
 
@@ -463,9 +456,7 @@ def event_words(slug: str, add: tuple[str, ...], remove: tuple[str, ...], redis_
 @click.option("--redis-url", help="Redis to use [LIVEQA_REDIS_URL].")
 def event_erase(slug: str, redis_url: str | None) -> None:
     """Erase an event's personal data now (keeping its aggregate figures)."""
-    settings = _settings(redis_url=redis_url)
-    with _redis_url(settings) as url:
-        removed = _with_store(url, lambda store: retention.erase(store, slug))
+    removed = _on_store(redis_url, lambda store: retention.erase(store, slug))
     click.echo(f"Erased {removed} keys.")
 
 
@@ -491,9 +482,7 @@ def participant() -> None:
 @click.option("--redis-url", help="Redis to use [LIVEQA_REDIS_URL].")
 def participant_erase(slug: str, pid: str, redis_url: str | None) -> None:
     """Erase a participant's identity from an event, on their request (their questions stay, anonymous)."""
-    settings = _settings(redis_url=redis_url)
-    with _redis_url(settings) as url:
-        count = _with_store(url, lambda store: operations.erase_participant(store, slug, pid))
+    count = _on_store(redis_url, lambda store: operations.erase_participant(store, slug, pid))
     click.echo(f"Erased the participant from {count} question(s).")
 
 
@@ -507,9 +496,7 @@ def operator() -> None:
 @click.option("--redis-url", help="Redis to use [LIVEQA_REDIS_URL].")
 def operator_create(name: str, redis_url: str | None) -> None:
     """Make an API token for NAME and print it (once: only its digest is kept)."""
-    settings = _settings(redis_url=redis_url)
-    with _redis_url(settings) as url:
-        token = _with_store(url, lambda store: store.create_operator_token(name))
+    token = _on_store(redis_url, lambda store: store.create_operator_token(name))
     click.echo(token)
 
 
@@ -528,9 +515,7 @@ def operator_list(redis_url: str | None) -> None:
 @click.option("--redis-url", help="Redis to use [LIVEQA_REDIS_URL].")
 def operator_revoke(name: str, redis_url: str | None) -> None:
     """Revoke every token of NAME."""
-    settings = _settings(redis_url=redis_url)
-    with _redis_url(settings) as url:
-        count = _with_store(url, lambda store: store.revoke_operator(name))
+    count = _on_store(redis_url, lambda store: store.revoke_operator(name))
     click.echo(f"Revoked {count} token(s).")
 
 

@@ -194,6 +194,13 @@ class ApiError(Exception):
         self.problem = Problem(title=title, status=status, detail=detail)
 
 
+def _problem(problem: Problem) -> Response:
+    response = Response(_encoder.encode(problem), problem.status, media_type="application/problem+json")
+    if problem.status == 401:
+        response.headers["www-authenticate"] = "Bearer"
+    return response
+
+
 def _json(value: msgspec.Struct, status: int = 200) -> Response:
     return Response(_encoder.encode(value), status_code=status, media_type="application/json")
 
@@ -248,13 +255,9 @@ def operator_only(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
                 raise ApiError(401, "an operator API token is required")
             return await handler(request, operator)
         except ApiError as exc:
-            response = Response(_encoder.encode(exc.problem), exc.problem.status, media_type="application/problem+json")
-            if exc.problem.status == 401:
-                response.headers["www-authenticate"] = "Bearer"
-            return response
+            return _problem(exc.problem)
         except errors.Unavailable as exc:
-            problem = Problem(title="store unavailable", status=503, detail=exc.detail)
-            return Response(_encoder.encode(problem), 503, media_type="application/problem+json")
+            return _problem(Problem(title="store unavailable", status=503, detail=exc.detail))
 
     endpoint.__name__ = handler.__name__
     endpoint.__doc__ = handler.__doc__
@@ -464,11 +467,9 @@ async def intake(request: Request) -> Response:
         result = IntakeResult(qid=stored.qid, duplicate=not stored.new, held=bool(stored.held), text=stored.text)
         return _json(result, 201 if stored.new else 200)
     except ApiError as exc:
-        status = exc.problem.status
-        return Response(_encoder.encode(exc.problem), status, media_type="application/problem+json")
+        return _problem(exc.problem)
     except errors.Unavailable as exc:
-        problem = Problem(title="store unavailable", status=503, detail=exc.detail)
-        return Response(_encoder.encode(problem), 503, media_type="application/problem+json")
+        return _problem(Problem(title="store unavailable", status=503, detail=exc.detail))
 
 
 @operator_only

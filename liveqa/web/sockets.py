@@ -13,6 +13,7 @@ import re
 import secrets
 import time
 from collections import deque
+from collections.abc import Awaitable, Callable
 
 import msgspec
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
@@ -146,7 +147,7 @@ async def _await_hello(websocket: WebSocket) -> p.Hello | None:
     return hello
 
 
-async def _serve(session: Session, hello: p.Hello, welcome: p.Welcome, handle: _Handler) -> None:
+async def _serve(session: Session, hello: p.Hello, welcome: p.Welcome, handle: Handler) -> None:
     """Welcome, attach to the feed (replay or snapshot), then read frames until the client leaves."""
     conn = session.conn
     conn.offer(p.encode(welcome))
@@ -178,8 +179,7 @@ async def _serve(session: Session, hello: p.Hello, welcome: p.Welcome, handle: _
             pass
 
 
-class _Handler:
-    async def __call__(self, session: Session, text: str) -> None: ...
+Handler = Callable[[Session, str], Awaitable[None]]
 
 
 async def _open(websocket: WebSocket, audience: Audience) -> tuple[Services, EventFeed] | None:
@@ -270,7 +270,7 @@ async def participant(websocket: WebSocket) -> None:
     welcome = p.Welcome(
         role="participant", event=p.EventView.of(feed.state.info), epoch=feed.state.epoch, pid=pid, token=token
     )
-    await _serve(session, hello, welcome, _participant_frame)  # type: ignore[arg-type]
+    await _serve(session, hello, welcome, _participant_frame)
 
 
 async def _participant_frame(session: Session, text: str) -> None:
@@ -365,7 +365,7 @@ async def moderator(websocket: WebSocket) -> None:
     welcome = p.Welcome(role="moderator", event=p.EventView.of(feed.state.info), epoch=feed.state.epoch, moderator=name)
     await feed.moderator_present(conn, True)
     try:
-        await _serve(session, hello, welcome, _moderator_frame)  # type: ignore[arg-type]
+        await _serve(session, hello, welcome, _moderator_frame)
     finally:
         await feed.moderator_present(conn, False)
 
@@ -496,7 +496,7 @@ async def screen(websocket: WebSocket) -> None:
     conn = _connection(websocket, services, Audience.SCREEN)
     session = Session(websocket, services, feed, conn)
     welcome = p.Welcome(role="screen", event=p.EventView.of(feed.state.info), epoch=feed.state.epoch)
-    await _serve(session, hello, welcome, _screen_frame)  # type: ignore[arg-type]
+    await _serve(session, hello, welcome, _screen_frame)
 
 
 async def _screen_frame(session: Session, text: str) -> None:
