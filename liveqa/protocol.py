@@ -44,6 +44,7 @@ class Hello(Inbound, tag="hello", frozen=True):
     epoch: Epoch = ""
     last_id: LogId = ""
     passcode: Annotated[str, msgspec.Meta(max_length=64)] = ""  # for a new participant, where the event has one
+    transfer: Annotated[str, msgspec.Meta(max_length=16)] = ""  # a code from another device: become that participant
 
 
 class Ping(Inbound, tag="ping", frozen=True):
@@ -75,6 +76,10 @@ class Edit(Inbound, tag="edit", frozen=True):
 
 class Withdraw(Inbound, tag="withdraw", frozen=True):
     qid: QuestionId
+
+
+class TransferRequest(Inbound, tag="transfer", frozen=True):
+    """Ask for a one-time code to carry this identity (and its questions' statuses and answers) to another device."""
 
 
 class Upvote(Inbound, tag="upvote", frozen=True):
@@ -198,7 +203,7 @@ class SetOpen(ModeratorAction, tag="set_open", frozen=True):
     open: bool
 
 
-ParticipantMessage = Hello | Ping | Submit | Edit | Withdraw | Upvote | Unvote
+ParticipantMessage = Hello | Ping | Submit | Edit | Withdraw | Upvote | Unvote | TransferRequest
 ModeratorMessage = (
     Hello
     | Ping
@@ -442,6 +447,13 @@ class AnnouncementFrame(Outbound, tag="announcement"):
     id: str
     text: str
     at: int
+
+
+class TransferCode(Outbound, tag="transfer_code"):
+    """Type this code on the other device within `expires_in_s` seconds; it works once."""
+
+    code: str
+    expires_in_s: int
 
 
 class Own(Outbound, tag="own"):

@@ -105,3 +105,21 @@ def test_schedule_command(redis_url: str) -> None:
         assert bad.exit_code != 0 and "close after" in bad.output
     finally:
         runner.invoke(main, ["event", "delete", "clock", "--yes", *args])
+
+
+async def test_identity_moves_to_another_device_with_a_one_time_code(server: str, event: EventFixture) -> None:
+    """A code shown on the phone, typed on the laptop: the laptop is the same participant, once."""
+    phone = await Client.open(server, event.slug)
+    qid = (await phone.submit("Asked on my phone"))["qid"]
+    await phone.send("transfer")
+    code = (await phone.expect("transfer_code"))["code"]
+    assert len(code) == 8
+    laptop = await Client.open(server, event.slug, hello=False)
+    await laptop.send("hello", transfer=f"{code[:4].lower()}-{code[4:]}")
+    welcome = await laptop.expect("welcome")
+    assert welcome["pid"] == phone.pid and welcome["token"] != phone.token
+    assert [q["id"] for q in (await laptop.expect("snapshot"))["mine"]] == [qid]
+    again = await Client.open(server, event.slug, hello=False)
+    await again.send("hello", transfer=code)
+    assert (await again.expect("error"))["code"] == "bad_transfer_code"
+    assert (await again.expect("welcome"))["pid"] != phone.pid  # a newcomer instead

@@ -110,6 +110,11 @@ def participant_tokens(slug: str) -> str:
     return f"{_event(slug)}:ptokens"
 
 
+def transfer(slug: str, code: str) -> str:
+    """String: a one-time code a participant shows on one device to carry their identity to another."""
+    return f"{_event(slug)}:transfer:{code}"
+
+
 def rate(slug: str, who: str, action: str) -> str:
     """Token bucket of one participant for one kind of action."""
     return f"{_event(slug)}:rate:{action}:{who}"

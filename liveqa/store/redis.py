@@ -52,6 +52,7 @@ _STRINGS = msgspec.json.Decoder(list[str])
 _NOT_RESTORED = frozenset({"epoch", "screen", "moderators", "created", "schema"})
 
 SESSION_IDLE_S = 30 * 60
+TRANSFER_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I/L
 SESSION_ABSOLUTE_MS = 12 * 3600 * 1000
 
 
@@ -312,6 +313,22 @@ class RedisStore:
             return ""
         pid: str | None = await self._call(lambda: self.client.hget(keys.participant_tokens(slug), digest(token)))
         return pid or ""
+
+    async def transfer_code(self, slug: str, pid: str, *, ttl_s: int = 600) -> str:
+        """A one-time code (8 letters and digits, easy to read aloud and type) carrying `pid` to another device."""
+        code = "".join(secrets.choice(TRANSFER_ALPHABET) for _ in range(8))
+        await self._call(lambda: self.client.set(keys.transfer(slug, code), pid, ex=ttl_s))
+        return code
+
+    async def redeem_transfer(self, slug: str, code: str) -> tuple[str, str]:
+        """Use a transfer code once: (participant id, a new token for this device), or ('', '')."""
+        normalized = code.strip().upper().replace("-", "").replace(" ", "")
+        pid: str | None = await self._call(lambda: self.client.getdel(keys.transfer(slug, normalized)))
+        if not pid:
+            return "", ""
+        token = secrets.token_urlsafe(24)
+        await self._call(lambda: self.client.hset(keys.participant_tokens(slug), digest(token), pid))
+        return pid, token
 
     async def take(self, slug: str, action: str, who: str, *, rate: tuple[int, float]) -> None:
         """Take a token from the (event, action, who) bucket or raise RateLimited. `who` is hashed first."""

@@ -40,6 +40,7 @@ RATE_LIMITED = 4029
 UNSUPPORTED_VERSION = 4400
 
 HELLO_TIMEOUT_S = 10.0
+TRANSFER_TTL_S = 600
 _QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"")
 
 
@@ -237,6 +238,13 @@ async def participant(websocket: WebSocket) -> None:
     try:
         pid = await services.store.participant(feed.slug, hello.token)
         token = hello.token
+        if not pid and hello.transfer:
+            await services.store.take(
+                feed.slug, "transfer", address, rate=(settings.login_burst, settings.login_per_minute / 60)
+            )
+            pid, token = await services.store.redeem_transfer(feed.slug, hello.transfer)
+            if not pid:
+                await websocket.send_text(p.encode(p.Error(code="bad_transfer_code", detail="unknown or used code")))
         if not pid:
             if feed.state.info.passcode_required:
                 # Passcodes are short and often shown on the stream: friction against spam, not secrecy.
@@ -314,6 +322,9 @@ async def _participant_frame(session: Session, text: str) -> None:
             case p.Upvote() | p.Unvote():
                 rate = (settings.vote_burst, settings.vote_per_minute / 60)
                 await store.vote(slug, pid, message.qid, up=isinstance(message, p.Upvote), rate=rate)
+            case p.TransferRequest():
+                code = await store.transfer_code(slug, pid, ttl_s=TRANSFER_TTL_S)
+                session.reply(p.TransferCode(code=code, expires_in_s=TRANSFER_TTL_S))
             case p.Ping():
                 session.reply(p.Pong())
             case p.Hello():
