@@ -1,5 +1,9 @@
 """Schemathesis drives every operation of the OpenAPI document against a live server: no server error, and every
-response conforms to the document (status codes, content types, bodies)."""
+response conforms to the document (status codes, content types, bodies).
+
+Schema-valid requests may still break a rule JSON Schema can't state (questions must close after they open; a
+name of only spaces), and get a documented 422 problem: so the check that every schema-valid request succeeds
+is left out, and every other check runs."""
 
 from __future__ import annotations
 
@@ -9,6 +13,7 @@ from typing import Any
 
 import schemathesis
 from hypothesis import HealthCheck, given, settings as hypothesis_settings
+from schemathesis import checks
 
 from liveqa import apidocs
 from liveqa.store import RedisStore
@@ -40,7 +45,9 @@ def test_every_operation_conforms_to_the_document(threaded_server: str, redis_ur
             )
             @given(case=operation.as_strategy())
             def run(case: Any) -> None:
-                case.call_and_validate(base_url=threaded_server, headers=headers)
+                case.call_and_validate(
+                    base_url=threaded_server, headers=headers, excluded_checks=[checks.positive_data_acceptance]
+                )
 
             run()
             checked += 1

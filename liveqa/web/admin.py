@@ -525,7 +525,7 @@ async def erase_participant(request: Request, operator: str) -> Response:
 
 
 class ModeratorLogin(msgspec.Struct, forbid_unknown_fields=True):
-    password: Annotated[str, msgspec.Meta(max_length=200)] = ""  # "" makes one up
+    password: Annotated[str, msgspec.Meta(pattern=r"^(|[\s\S]{8,200})$")] = ""  # "" makes one up; else 8+
     role: Literal["moderator", "answerer"] = "moderator"  # an answerer may only answer questions in writing
 
 
