@@ -1,0 +1,43 @@
+// The moderator login page: the form posts by itself; this adds the event's title, the failure message,
+// and remembers the display name.
+import { localize, slugFromPath, store, translator } from "./common.js";
+
+const MESSAGES = {
+  en: {
+    brand: "LiveQA",
+    heading: "Moderator login",
+    name: "Your name (shown to other moderators)",
+    password: "Password",
+    submit: "Log in",
+    failed: "That name and password did not work. Please try again.",
+    limited: "Too many attempts. Please wait a minute and try again.",
+    titleSuffix: "Moderator login",
+  },
+};
+
+const { t } = translator(MESSAGES);
+localize(document, t);
+const slug = slugFromPath();
+const name = document.getElementById("name");
+const password = document.getElementById("password");
+const error = document.getElementById("login-error");
+
+name.value = store.get("liveqa:moderator-name", "");
+const failed = new URLSearchParams(location.search).get("failed");
+if (failed) {
+  error.textContent = t(failed === "limited" ? "limited" : "failed");
+  password.setAttribute("aria-invalid", "true");
+}
+(name.value ? password : name).focus();
+document.getElementById("login").addEventListener("submit", () => {
+  store.set("liveqa:moderator-name", name.value.trim());
+});
+
+fetch(`/api/events/${slug}`)
+  .then((response) => (response.ok ? response.json() : null))
+  .then((event) => {
+    if (!event) return;
+    document.getElementById("event-title").textContent = event.title;
+    document.title = `${event.title} · ${t("titleSuffix")}`;
+  })
+  .catch(() => {});

@@ -1,0 +1,726 @@
+// The moderator console: incoming questions, the queue (buttons, keys or drag to reorder), the screen,
+// answered and put-aside questions. Every change goes to the server; the page shows what the log says.
+import {
+  askerLine,
+  connect,
+  h,
+  localize,
+  randomId,
+  reconcile,
+  refreshTimes,
+  setText,
+  show,
+  slugFromPath,
+  store,
+  timeElement,
+  translator,
+  updateTime,
+} from "./common.js";
+
+const MESSAGES = {
+  en: {
+    "title.suffix": "Moderation",
+    "status.connecting": "Connecting…",
+    "status.live": "Live",
+    "status.reconnecting": "Reconnecting…",
+    "status.offline": "Offline: will reconnect",
+    "status.login": "Logged out: taking you to the login page…",
+    "status.stopped": "Disconnected. Reload the page to try again.",
+    "presence.others": "Also moderating: {names}",
+    "presence.alone": "No other moderators right now",
+    "controls.open": "Accepting questions",
+    "controls.shortcuts": "Single-key shortcuts",
+    "controls.shortcutsHelp": "j / k select · a approve · r reject · s show on screen",
+    "controls.exportCsv": "Export CSV",
+    "controls.exportXlsx": "Export Excel",
+    "controls.logout": "Log out",
+    "col.incoming": "Incoming",
+    "col.queue": "Queue",
+    "col.screen": "On screen",
+    "col.answered": "Answered",
+    "col.closed": "Rejected / archived",
+    "empty.incoming": "No new questions.",
+    "empty.queue": "Approve questions to fill the queue.",
+    "empty.screen": "Nothing is on screen.",
+    "empty.answered": "None yet.",
+    "empty.closed": "None.",
+    "q.pinned": "Pinned",
+    "q.onScreen": "On screen",
+    "q.held": "Held: “{word}”",
+    "q.source": "via {source}",
+    "q.edited": "Edited",
+    "q.original": "Original text",
+    "q.anonymous": "Anonymous",
+    "q.public": "Public: {fields}",
+    "q.publicNone": "Public: nothing about the asker",
+    "q.fieldName": "name",
+    "q.fieldOrganisation": "organisation",
+    "q.fieldCountry": "country",
+    "q.votes": { one: "{n} vote", other: "{n} votes" },
+    "q.reason": "Reason: {reason}",
+    "q.by": "by {name}",
+    "q.position": "Position {pos} of {total}",
+    "action.approve": "Approve",
+    "action.reject": "Reject",
+    "action.archive": "Archive",
+    "action.restore": "Restore",
+    "action.answer": "Answered",
+    "action.reopen": "Back to queue",
+    "action.pin": "Pin",
+    "action.unpin": "Unpin",
+    "action.show": "Show on screen",
+    "action.clear_screen": "Clear screen",
+    "action.edit": "Edit",
+    "action.tag": "Tags",
+    "action.move": "Move",
+    "action.set_open": "Open or close questions",
+    "action.up": "Move up",
+    "action.down": "Move down",
+    "action.top": "Move to top",
+    "reject.legend": "Why? The asker will see this reason.",
+    "reject.reason": "Reason",
+    "reject.confirm": "Reject question",
+    "reject.presets": "Off topic|Already answered|Asked before (duplicate)|Please keep it respectful|Not a question",
+    "edit.label": "Question text",
+    "edit.save": "Save text",
+    "tags.label": "Tags (separate with commas)",
+    "tags.save": "Save tags",
+    "form.cancel": "Cancel",
+    "done.approve": "Approved.",
+    "done.reject": "Rejected.",
+    "done.archive": "Archived.",
+    "done.restore": "Restored to incoming.",
+    "done.answer": "Marked as answered.",
+    "done.reopen": "Back in the queue.",
+    "done.pin": "Pinned to the top.",
+    "done.unpin": "Unpinned.",
+    "done.show": "Now on screen.",
+    "done.clear_screen": "Screen cleared.",
+    "done.edit": "Text saved.",
+    "done.tag": "Tags saved.",
+    "done.set_open": "Saved.",
+    "done.move": "Moved.",
+    "error.action": "Could not {action}: {reason}",
+    "error.offline": "Not connected: the action was not sent. Wait until the status says Live.",
+    "error.conflict": "someone changed this question meanwhile. The latest text is shown; check it and save again.",
+    "error.bad_transition": "the question is no longer in a state that allows it",
+    "error.unknown_question": "the question no longer exists",
+    "error.not_queued": "the question is not in the queue",
+    "error.forbidden": "this login may not do that",
+    "error.rate_limited": "too many actions at once; try again in a moment",
+    "error.reasonNeeded": "Please give a reason.",
+  },
+};
+
+const { lang, t } = translator(MESSAGES);
+const slug = slugFromPath();
+const $ = (id) => document.getElementById(id);
+const SHORTCUTS_KEY = "liveqa:moderator-shortcuts";
+
+// --- state ---------------------------------------------------------------------------------------------
+
+let event = null;
+let me = "";
+const questions = new Map();
+let queue = [];
+let screen = "";
+let moderators = [];
+const sent = new Map(); // ref → {type, qid}: waiting for done or error
+const panels = new Map(); // qid → "reject" | "edit" | "tags": the open inline form
+let selected = "";
+let movedQid = ""; // announce its new position when the queue changes
+
+let conn = null;
+
+function onStatus({ state }) {
+  $("status").className = `status ${state}`;
+  setText($("status"), t(`status.${state}`));
+  if (state === "login") setTimeout(() => location.assign(`/e/${slug}/moderate`), 800);
+}
+
+function onFrame(frame) {
+  switch (frame.type) {
+    case "welcome":
+      me = frame.moderator ?? "";
+      setEvent(frame.event);
+      break;
+    case "snapshot":
+      questions.clear();
+      for (const q of frame.questions ?? []) questions.set(q.id, q);
+      queue = frame.queue ?? [];
+      screen = frame.screen ?? "";
+      moderators = frame.moderators ?? moderators;
+      render();
+      break;
+    case "update":
+      if (frame.question) questions.set(frame.question.id, frame.question);
+      if (Array.isArray(frame.queue)) queue = frame.queue;
+      if (typeof frame.screen === "string") screen = frame.screen;
+      render();
+      if (movedQid && Array.isArray(frame.queue)) announceMove();
+      break;
+    case "votes":
+      for (const [qid, votes] of Object.entries(frame.votes ?? {})) {
+        if (questions.has(qid)) questions.get(qid).votes = votes;
+      }
+      render();
+      break;
+    case "event":
+      setEvent(frame.event);
+      break;
+    case "presence":
+      moderators = frame.moderators ?? [];
+      renderPresence();
+      break;
+    case "done":
+      done(frame);
+      break;
+    case "error":
+      failed(frame);
+      break;
+    default:
+      break;
+  }
+}
+
+function setEvent(info) {
+  if (!info) return;
+  event = info;
+  setText($("title"), info.title);
+  document.title = `${info.title} · ${t("title.suffix")}`;
+  $("open-toggle").setAttribute("aria-checked", String(Boolean(info.open)));
+}
+
+// --- actions -------------------------------------------------------------------------------------------
+
+function act(type, fields = {}) {
+  const ref = randomId().slice(0, 12);
+  if (!conn.send(type, { ...fields, ref })) {
+    toast(t("error.offline"));
+    return false;
+  }
+  sent.set(ref, { type, qid: fields.qid ?? "" });
+  return true;
+}
+
+function done(frame) {
+  const action = sent.get(frame.ref ?? "");
+  if (!action) return;
+  sent.delete(frame.ref);
+  if (action.type === "move") return; // announced with the new position
+  announce(t(`done.${action.type}`));
+}
+
+function failed(frame) {
+  const action = sent.get(frame.ref ?? "");
+  if (action) sent.delete(frame.ref);
+  const key = `error.${frame.code}`;
+  let reason = t(key);
+  if (reason === key) reason = frame.detail || frame.code;
+  if (action?.type === "edit" && frame.code === "conflict") {
+    panels.set(action.qid, "edit");
+    refreshPanel(action.qid, true);
+  }
+  if (action?.type === "move") movedQid = "";
+  toast(t("error.action", { action: t(`action.${action?.type ?? "move"}`).toLowerCase(), reason }));
+}
+
+let toastTimer = 0;
+function toast(text) {
+  setText($("toast"), text);
+  clearTimeout(toastTimer);
+  toastTimer = setTimeout(() => setText($("toast"), ""), 10000);
+}
+
+function announce(text) {
+  // Re-set even when equal, so that the same message is read again.
+  $("announcer").textContent = "";
+  setTimeout(() => setText($("announcer"), text), 50);
+}
+
+function announceMove() {
+  const order = queueOrder().map((q) => q.id);
+  const pos = order.indexOf(movedQid);
+  if (pos >= 0) announce(t("q.position", { pos: pos + 1, total: order.length }));
+  movedQid = "";
+}
+
+function move(qid, where) {
+  const order = queueOrder().map((q) => q.id);
+  const index = order.indexOf(qid);
+  if (index < 0) return;
+  let fields = null;
+  if (where === "up" && index > 0) fields = { before: order[index - 1] };
+  if (where === "down" && index < order.length - 1) fields = { after: order[index + 1] };
+  if (where === "top" && index > 0) fields = { before: order[0] };
+  if (fields && act("move", { qid, ...fields })) movedQid = qid;
+}
+
+// --- columns -------------------------------------------------------------------------------------------
+
+function queueOrder() {
+  const seen = new Set();
+  const order = [];
+  for (const id of queue) {
+    const q = questions.get(id);
+    if (q && q.status === "approved" && !seen.has(id)) {
+      order.push(q);
+      seen.add(id);
+    }
+  }
+  for (const q of questions.values()) if (q.status === "approved" && !seen.has(q.id)) order.push(q);
+  return order;
+}
+
+function columns() {
+  const all = [...questions.values()];
+  const newest = (a, b) => (b.created ?? 0) - (a.created ?? 0);
+  const latest = (a, b) => (b.updated ?? 0) - (a.updated ?? 0);
+  return {
+    incoming: all.filter((q) => q.status === "pending").sort(newest),
+    queue: queueOrder(),
+    screen: questions.has(screen) ? [questions.get(screen)] : [],
+    answered: all.filter((q) => q.status === "answered").sort((a, b) => (b.answered ?? 0) - (a.answered ?? 0)),
+    closed: all.filter((q) => q.status === "rejected" || q.status === "archived").sort(latest),
+  };
+}
+
+function render() {
+  const active = document.activeElement;
+  const activeCard = active?.closest?.(".mq");
+  const activeList = activeCard?.parentElement;
+  const activeIndex = activeList ? [...activeList.children].indexOf(activeCard) : -1;
+  const cols = columns();
+  for (const [name, items] of Object.entries(cols)) {
+    const list = $(name);
+    reconcile(list, items, (q) => q.id, (q) => createCard(q, name), (el, q) => updateCard(el, q, name, items));
+    show($(`${name}-empty`), items.length === 0);
+    const count = $(`${name}-count`);
+    if (count) setText(count, String(items.length));
+  }
+  $("clear-screen").disabled = !screen;
+  // The card in focus left its column (approved, rejected…): keep the keyboard user in the same place.
+  if (activeCard && !activeCard.isConnected && activeList) {
+    const next = activeList.children[Math.min(activeIndex, activeList.children.length - 1)];
+    if (next) select(next.dataset.qid, true, activeList);
+    else {
+      const heading = activeList.closest(".col")?.querySelector("h2");
+      heading?.setAttribute("tabindex", "-1");
+      heading?.focus({ preventScroll: true });
+    }
+  }
+  renderPresence();
+  markSelected();
+}
+
+function renderPresence() {
+  const others = [...moderators];
+  const mine = others.indexOf(me);
+  if (mine >= 0) others.splice(mine, 1);
+  setText($("presence"), others.length ? t("presence.others", { names: others.join(", ") }) : t("presence.alone"));
+}
+
+function createCard(q, column) {
+  const id = `${column}-${q.id}`;
+  const parts = {
+    badges: h("p", { class: "mq-badges" }),
+    votes: h("span", { class: "mq-votes" }),
+    text: h("p", { class: "mq-text", dir: "auto", id: `${id}-text` }),
+    original: h("details", { class: "mq-original" }, h("summary", {}, t("q.original")), h("p", { dir: "auto" })),
+    who: h("p", { class: "mq-who", dir: "auto" }),
+    shown: h("span", { class: "mq-shown" }),
+    time: timeElement(q.created || Date.now(), lang),
+    tags: h("p", { class: "mq-tags" }),
+    reason: h("p", { class: "mq-reason", dir: "auto" }),
+    actions: h("div", { class: "mq-actions" }),
+    panel: h("div", { class: "mq-panel" }),
+  };
+  const li = h(
+    "li",
+    { class: "mq", tabindex: "-1", "data-qid": q.id, "aria-labelledby": `${id}-text` },
+    h("div", { class: "mq-head" }, parts.badges, parts.votes),
+    parts.text,
+    parts.original,
+    parts.who,
+    h("p", { class: "mq-meta" }, parts.time, " ", parts.shown),
+    parts.tags,
+    parts.reason,
+    parts.actions,
+    parts.panel,
+  );
+  li.parts = parts;
+  li.column = column;
+  li.addEventListener("focusin", () => select(q.id, false));
+  li.addEventListener("click", () => select(q.id, false));
+  if (column === "queue") dragAndDrop(li, q.id);
+  return li;
+}
+
+function updateCard(li, q, column, items) {
+  const p = li.parts;
+  const onScreen = screen === q.id;
+  const badges = [];
+  if (q.pinned && q.status === "approved") badges.push(h("span", { class: "badge pin" }, t("q.pinned")));
+  if (onScreen && column !== "screen") badges.push(h("span", { class: "badge live" }, t("q.onScreen")));
+  if (q.held) badges.push(h("span", { class: "badge held" }, t("q.held", { word: q.held })));
+  if (q.source && q.source !== "web") badges.push(h("span", { class: "badge" }, t("q.source", { source: q.source })));
+  if (q.original) badges.push(h("span", { class: "badge" }, t("q.edited")));
+  const badgeKey = badges.map((b) => b.textContent).join("|");
+  if (p.badges.dataset.key !== badgeKey) {
+    p.badges.dataset.key = badgeKey;
+    p.badges.replaceChildren(...badges);
+  }
+  li.classList.toggle("on-screen", onScreen && column !== "screen");
+  li.classList.toggle("pinned", Boolean(q.pinned) && q.status === "approved");
+  setText(p.votes, t("q.votes", { n: q.votes ?? 0 }));
+  setText(p.text, q.text);
+  show(p.original, Boolean(q.original));
+  setText(p.original.lastChild, q.original ?? "");
+  const asker = askerLine(q, lang);
+  setText(p.who, asker || t("q.anonymous"));
+  const shown = [
+    q.show_name && q.name ? t("q.fieldName") : "",
+    q.show_organisation && q.organisation ? t("q.fieldOrganisation") : "",
+    q.show_country && q.country ? t("q.fieldCountry") : "",
+  ].filter(Boolean);
+  setText(p.shown, asker ? (shown.length ? t("q.public", { fields: shown.join(", ") }) : t("q.publicNone")) : "");
+  if (q.created) updateTime(p.time, q.created, lang);
+  const tagKey = (q.tags ?? []).join("\u0000");
+  if (p.tags.dataset.key !== tagKey) {
+    p.tags.dataset.key = tagKey;
+    p.tags.replaceChildren(...(q.tags ?? []).map((tag) => h("span", { class: "tag", dir: "auto" }, tag)));
+  }
+  show(p.tags, (q.tags ?? []).length > 0);
+  const reason = q.status === "rejected" && q.reason ? t("q.reason", { reason: q.reason }) : "";
+  setText(p.reason, reason + (q.by && column === "closed" ? ` (${t("q.by", { name: q.by })})` : ""));
+  show(p.reason, Boolean(reason));
+  updateActions(li, q, column, items);
+  if (column !== "screen") refreshPanel(q.id, false, li);
+}
+
+// Buttons by status. Up/down/top keep their place and only switch aria-disabled, so focus stays put.
+function buttonsFor(q, column) {
+  if (column === "screen") return ["answer"];
+  switch (q.status) {
+    case "pending":
+      return ["approve", "reject", "answer", "archive", "edit", "tag"];
+    case "approved":
+      return ["up", "down", "top", q.pinned ? "unpin" : "pin", "show", "answer", "reject", "archive", "edit", "tag"];
+    case "answered":
+      return ["reopen", "show", "archive", "edit", "tag"];
+    case "rejected":
+      return ["restore", "approve", "archive", "edit"];
+    case "archived":
+      return ["restore", "approve", "edit"];
+    default:
+      return [];
+  }
+}
+
+const ICONS = { up: "↑", down: "↓", top: "⤒" };
+
+function updateActions(li, q, column, items) {
+  const names = buttonsFor(q, column);
+  const key = names.join(",");
+  const p = li.parts;
+  if (p.actions.dataset.key !== key) {
+    const focused = li.contains(document.activeElement) ? document.activeElement.dataset.action : "";
+    p.actions.dataset.key = key;
+    p.actions.replaceChildren(
+      ...names.map((name) =>
+        h(
+          "button",
+          {
+            type: "button",
+            class: `act-${name}${name === "approve" ? " primary" : ""}${ICONS[name] ? " icon" : ""}`,
+            "data-action": name,
+            "aria-label": ICONS[name] ? t(`action.${name}`) : null,
+            title: ICONS[name] ? t(`action.${name}`) : null,
+            onclick: (e) => e.currentTarget.getAttribute("aria-disabled") !== "true" && perform(name, q.id),
+          },
+          ICONS[name] ?? t(`action.${name}`),
+        ),
+      ),
+    );
+    if (focused) p.actions.querySelector(`[data-action="${focused}"]`)?.focus({ preventScroll: true });
+  }
+  if (column === "queue") {
+    const index = items.indexOf(q);
+    for (const [name, disabled] of [
+      ["up", index <= 0],
+      ["top", index <= 0],
+      ["down", index >= items.length - 1],
+    ]) {
+      p.actions.querySelector(`[data-action="${name}"]`)?.setAttribute("aria-disabled", String(disabled));
+    }
+  }
+  const showButton = p.actions.querySelector('[data-action="show"]');
+  showButton?.setAttribute("aria-disabled", String(screen === q.id));
+}
+
+function perform(name, qid) {
+  const q = questions.get(qid);
+  if (!q) return;
+  switch (name) {
+    case "up":
+    case "down":
+    case "top":
+      move(qid, name);
+      break;
+    case "reject":
+    case "edit":
+    case "tag":
+      panels.set(qid, name === "tag" ? "tags" : name);
+      refreshPanel(qid, true);
+      break;
+    case "clear_screen":
+      act("clear_screen");
+      break;
+    case "show":
+      if (screen !== qid) act("show", { qid });
+      break;
+    default:
+      act(name, { qid });
+  }
+}
+
+// --- inline forms: reject (with a reason), edit, tags ---------------------------------------------------
+
+function cardFor(qid) {
+  for (const list of ["incoming", "queue", "answered", "closed"]) {
+    const el = $(list).querySelector(`:scope > [data-qid="${qid}"]`);
+    if (el) return el;
+  }
+  return null;
+}
+
+function refreshPanel(qid, focus, li = cardFor(qid)) {
+  if (!li) return;
+  const q = questions.get(qid);
+  let kind = panels.get(qid) ?? "";
+  if (q && kind === "reject" && !["pending", "approved"].includes(q.status)) kind = "";
+  if (!kind) panels.delete(qid);
+  const panel = li.parts.panel;
+  if (panel.dataset.kind === kind && !focus) return; // leave an open form as the person left it
+  panel.dataset.kind = kind;
+  if (!kind || !q) {
+    panel.replaceChildren();
+    return;
+  }
+  const form = kind === "reject" ? rejectForm(q) : kind === "edit" ? editForm(q) : tagsForm(q);
+  panel.replaceChildren(form);
+  if (focus) form.querySelector("input, textarea")?.focus();
+}
+
+function closePanel(qid) {
+  panels.delete(qid);
+  refreshPanel(qid, false);
+  cardFor(qid)?.querySelector(".mq-actions button")?.focus();
+}
+
+function rejectForm(q) {
+  const id = `reject-${q.id}`;
+  const input = h("input", { id, maxlength: 300, dir: "auto", autocomplete: "off" });
+  const error = h("p", { class: "error", role: "alert" });
+  const presets = t("reject.presets")
+    .split("|")
+    .map((text) =>
+      h("button", { type: "button", class: "chip", onclick: () => ((input.value = text), input.focus()) }, text),
+    );
+  return h(
+    "form",
+    {
+      class: "mq-form",
+      onsubmit: (e) => {
+        e.preventDefault();
+        const reason = input.value.trim();
+        if (!reason) {
+          setText(error, t("error.reasonNeeded"));
+          input.setAttribute("aria-invalid", "true");
+          return input.focus();
+        }
+        if (act("reject", { qid: q.id, reason })) closePanel(q.id);
+      },
+      onkeydown: (e) => e.key === "Escape" && closePanel(q.id),
+    },
+    h("fieldset", {}, h("legend", {}, t("reject.legend")), h("p", { class: "chips" }, presets)),
+    h("label", { for: id }, t("reject.reason")),
+    input,
+    error,
+    h(
+      "p",
+      { class: "actions" },
+      h("button", { type: "submit", class: "danger" }, t("reject.confirm")),
+      h("button", { type: "button", onclick: () => closePanel(q.id) }, t("form.cancel")),
+    ),
+  );
+}
+
+function editForm(q) {
+  const id = `edit-${q.id}`;
+  const area = h("textarea", { id, rows: 4, dir: "auto" });
+  area.value = q.text;
+  const rev = q.rev;
+  return h(
+    "form",
+    {
+      class: "mq-form",
+      onsubmit: (e) => {
+        e.preventDefault();
+        const text = area.value.trim();
+        if (text && act("edit", { qid: q.id, text, rev })) closePanel(q.id);
+      },
+      onkeydown: (e) => e.key === "Escape" && closePanel(q.id),
+    },
+    h("label", { for: id }, t("edit.label")),
+    area,
+    h(
+      "p",
+      { class: "actions" },
+      h("button", { type: "submit", class: "primary" }, t("edit.save")),
+      h("button", { type: "button", onclick: () => closePanel(q.id) }, t("form.cancel")),
+    ),
+  );
+}
+
+function tagsForm(q) {
+  const id = `tags-${q.id}`;
+  const input = h("input", { id, dir: "auto", autocomplete: "off" });
+  input.value = (q.tags ?? []).join(", ");
+  return h(
+    "form",
+    {
+      class: "mq-form",
+      onsubmit: (e) => {
+        e.preventDefault();
+        const tags = input.value
+          .split(/[,\s]+/)
+          .map((tag) => tag.trim())
+          .filter(Boolean);
+        if (act("tag", { qid: q.id, tags })) closePanel(q.id);
+      },
+      onkeydown: (e) => e.key === "Escape" && closePanel(q.id),
+    },
+    h("label", { for: id }, t("tags.label")),
+    input,
+    h(
+      "p",
+      { class: "actions" },
+      h("button", { type: "submit", class: "primary" }, t("tags.save")),
+      h("button", { type: "button", onclick: () => closePanel(q.id) }, t("form.cancel")),
+    ),
+  );
+}
+
+// --- drag and drop (the up/down/top buttons do the same without a pointer) ------------------------------
+
+let dragging = "";
+
+function dragAndDrop(li, qid) {
+  li.draggable = true;
+  const clear = () => li.classList.remove("drop-before", "drop-after");
+  const before = (e) => {
+    const box = li.getBoundingClientRect();
+    return e.clientY < box.top + box.height / 2;
+  };
+  li.addEventListener("dragstart", (e) => {
+    if (e.target !== li) return;
+    dragging = qid;
+    e.dataTransfer.effectAllowed = "move";
+    e.dataTransfer.setData("text/plain", qid);
+    li.classList.add("dragging");
+  });
+  li.addEventListener("dragend", () => {
+    dragging = "";
+    li.classList.remove("dragging");
+    for (const el of document.querySelectorAll(".drop-before, .drop-after")) {
+      el.classList.remove("drop-before", "drop-after");
+    }
+  });
+  li.addEventListener("dragover", (e) => {
+    if (!dragging || dragging === qid) return;
+    e.preventDefault();
+    e.dataTransfer.dropEffect = "move";
+    const up = before(e);
+    li.classList.toggle("drop-before", up);
+    li.classList.toggle("drop-after", !up);
+  });
+  li.addEventListener("dragleave", clear);
+  li.addEventListener("drop", (e) => {
+    e.preventDefault();
+    clear();
+    const moving = dragging || e.dataTransfer.getData("text/plain");
+    if (!moving || moving === qid) return;
+    if (act("move", before(e) ? { qid: moving, before: qid } : { qid: moving, after: qid })) movedQid = moving;
+  });
+}
+
+// --- selection and single-key shortcuts ----------------------------------------------------------------
+
+function allCards() {
+  return ["incoming", "queue", "answered", "closed"].flatMap((id) => [...$(id).children]);
+}
+
+function select(qid, focus, within = null) {
+  selected = qid;
+  markSelected();
+  if (focus) {
+    const el = (within ?? document).querySelector(`.mq[data-qid="${qid}"]`);
+    el?.focus({ preventScroll: true });
+    el?.scrollIntoView({ block: "nearest" });
+  }
+}
+
+function markSelected() {
+  for (const el of document.querySelectorAll(".mq.selected")) {
+    if (el.dataset.qid !== selected) el.classList.remove("selected");
+  }
+  for (const el of allCards()) if (el.dataset.qid === selected) el.classList.add("selected");
+}
+
+function onKey(e) {
+  if (!$("shortcuts").checked || e.ctrlKey || e.metaKey || e.altKey) return;
+  if (e.target.closest?.("input, textarea, select, [contenteditable]")) return;
+  const cards = allCards();
+  const index = cards.findIndex((el) => el.dataset.qid === selected && el === document.activeElement?.closest?.(".mq"));
+  const current = index >= 0 ? index : cards.findIndex((el) => el.dataset.qid === selected);
+  const q = questions.get(selected);
+  switch (e.key) {
+    case "j":
+    case "k": {
+      if (!cards.length) return;
+      const step = e.key === "j" ? 1 : -1;
+      const next = cards[Math.max(0, Math.min(cards.length - 1, current < 0 ? 0 : current + step))];
+      select(next.dataset.qid, false);
+      next.focus({ preventScroll: true });
+      next.scrollIntoView({ block: "nearest" });
+      break;
+    }
+    case "a":
+      if (q && ["pending", "rejected", "archived"].includes(q.status)) act("approve", { qid: q.id });
+      break;
+    case "r":
+      if (q && ["pending", "approved"].includes(q.status)) perform("reject", q.id);
+      break;
+    case "s":
+      if (q && ["approved", "answered"].includes(q.status)) perform("show", q.id);
+      break;
+    default:
+      return;
+  }
+  e.preventDefault();
+}
+
+// --- start ---------------------------------------------------------------------------------------------
+
+localize(document, t);
+$("export-csv").href = `/e/${slug}/export.csv`;
+$("export-xlsx").href = `/e/${slug}/export.xlsx`;
+$("shortcuts").checked = store.get(SHORTCUTS_KEY, true);
+$("shortcuts").addEventListener("change", () => store.set(SHORTCUTS_KEY, $("shortcuts").checked));
+$("open-toggle").addEventListener("click", () => event && act("set_open", { open: !event.open }));
+$("clear-screen").addEventListener("click", () => act("clear_screen"));
+document.addEventListener("keydown", onKey);
+render();
+conn = connect(`/ws/e/${slug}/moderator`, { onFrame, onStatus });
+setInterval(() => refreshTimes(document.body, lang), 30000);

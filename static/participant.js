@@ -1,0 +1,792 @@
+// The participant page: ask (with an offline outbox), follow your own questions, vote on the queue.
+import {
+  absoluteTime,
+  askerLine,
+  connect,
+  countryOptions,
+  graphemes,
+  h,
+  localize,
+  randomId,
+  reconcile,
+  refreshTimes,
+  setText,
+  show,
+  slugFromPath,
+  store,
+  timeElement,
+  translator,
+  updateTime,
+} from "./common.js";
+
+const MESSAGES = {
+  en: {
+    "title.suffix": "LiveQA",
+    "status.connecting": "Connecting…",
+    "status.live": "Live",
+    "status.reconnecting": "Reconnecting…",
+    "status.offline": "Offline: will reconnect",
+    "status.passcode": "Passcode needed",
+    "status.stopped": "Disconnected. Reload the page to try again.",
+    "status.unknown_event": "This event does not exist any more.",
+    "notice.ended": "This event has ended. Thank you for taking part!",
+    "notice.closed": "Questions are closed for now. You can still vote.",
+    "notice.opens": "Questions open at {time}.",
+    "notice.announcement": "Announcement",
+    "passcode.label": "This event asks for a passcode. You'll find it on the screen in the room.",
+    "passcode.submit": "Join",
+    "passcode.wrong": "That passcode is not right. Please check it and try again.",
+    "ask.heading": "Ask a question",
+    "ask.label": "Your question",
+    "ask.submit": "Send question",
+    "ask.count": "{count} / {max}",
+    "ask.countOver": "{count} / {max}: too long",
+    "profile.heading": "About you",
+    "profile.summaryAnonymous": "anonymous",
+    "profile.summaryMissing": "please fill in",
+    "profile.anonymous": "Ask anonymously",
+    "profile.name": "Your name",
+    "profile.organisation": "Organisation",
+    "profile.country": "Country",
+    "profile.countryChoose": "Choose a country…",
+    "profile.hint": "Moderators see your name, organisation and country. Below, choose what everyone else may see.",
+    "visibility.legend": "Show publicly with my question",
+    "visibility.name": "my name",
+    "visibility.organisation": "my organisation",
+    "visibility.country": "my country",
+    "mine.heading": "My questions",
+    "mine.edit": "Edit",
+    "mine.save": "Save",
+    "mine.cancel": "Cancel",
+    "mine.withdraw": "Withdraw",
+    "mine.withdrawConfirm": "Yes, withdraw it",
+    "mine.withdrawKeep": "Keep it",
+    "mine.withdrawAsk": "Withdraw this question?",
+    "mine.discard": "Discard",
+    "mine.editLabel": "Edit your question",
+    "mine.reason": "Reason: {reason}",
+    "state.queued": "Not yet sent: it will be sent when you are back online",
+    "state.sending": "Sending…",
+    "state.sent": "Sent",
+    "state.held": "Not yet sent: questions are closed",
+    "state.waiting": "Not yet sent: will retry shortly",
+    "status.pending": "Waiting for a moderator",
+    "status.approved": "Approved: in the queue",
+    "status.answered": "Answered",
+    "status.rejected": "Not accepted",
+    "status.archived": "Put aside by the moderators",
+    "status.withdrawn": "Withdrawn",
+    "queue.heading": { one: "Questions ({n})", other: "Questions ({n})" },
+    "queue.empty": "No questions in the queue yet. Be the first to ask!",
+    "answered.heading": { one: "Answered ({n})", other: "Answered ({n})" },
+    "q.pinned": "Pinned",
+    "q.onScreen": "On screen now",
+    "q.yours": "Yours",
+    "q.answer": "Answer:",
+    "vote.label": { one: "Upvote ({n} vote)", other: "Upvote ({n} votes)" },
+    "vote.count": { one: "{n} vote", other: "{n} votes" },
+    "error.empty": "Write your question first.",
+    "error.tooLong": "Your question is longer than {max} characters. Please shorten it.",
+    "error.profile": "Please give your name, organisation and country.",
+    "error.profileOrAnonymous": "Please give your name, organisation and country, or ask anonymously.",
+    "error.offline": "You are offline. Try again when the page says Live.",
+    "error.rate_limited": "You are sending a lot at once. Your question will go out in {seconds} s.",
+    "error.rate_limited_vote": "You are voting very fast. Please wait {seconds} s.",
+    "error.unavailable": "The server is busy. Your question will be sent again in {seconds} s.",
+    "error.questions_closed": "Questions are closed, so your question was not sent.",
+    "error.invalid_text": "The server could not accept this text: {detail}",
+    "error.invalid_author": "Please give your name, organisation and country together.",
+    "error.anonymous_not_allowed": "This event asks for your name, organisation and country.",
+    "error.banned": "The moderators have stopped questions and votes from this device.",
+    "error.already_voted": "You had already voted for this question.",
+    "error.not_voted": "You had not voted for this question.",
+    "error.not_votable": "Votes are only for questions in the queue.",
+    "error.not_yours": "That is not one of your questions.",
+    "error.bad_transition": "This question cannot be changed any more.",
+    "error.unknown_question": "That question no longer exists.",
+    "error.generic": "Something went wrong: {detail}",
+  },
+};
+
+const { lang, t } = translator(MESSAGES);
+const slug = slugFromPath();
+const KEYS = {
+  token: `liveqa:${slug}:token`,
+  outbox: `liveqa:${slug}:outbox`,
+  votes: `liveqa:${slug}:votes`,
+  event: `liveqa:${slug}:event`,
+  profile: "liveqa:profile",
+};
+const $ = (id) => document.getElementById(id);
+const RETRY_CODES = new Set(["rate_limited", "unavailable"]);
+const HOLD_CODES = new Set(["questions_closed", "banned"]);
+
+// --- state ---------------------------------------------------------------------------------------------
+
+let event = store.get(KEYS.event, null);
+const questions = new Map(); // public view: approved and answered
+let queue = [];
+let screen = "";
+const mine = new Map(); // own questions, any status
+const sent = new Map(); // cid → {qid, text, created}: acknowledged, waiting for its `own` frame
+let outbox = store.get(KEYS.outbox, []).filter((item) => item && item.cid && item.fields);
+for (const item of outbox) item.state = "queued";
+const voted = new Set(store.get(KEYS.votes, []));
+let announcements = [];
+let lastAction = null; // the latest edit/withdraw/vote sent: errors without a cid are about it
+let passcode = "";
+const ui = { editing: new Set(), confirming: new Set() };
+
+// --- connection ----------------------------------------------------------------------------------------
+
+let conn = null; // made at the end, once everything it may call is in place
+
+function onStatus({ state, code }) {
+  const el = $("status");
+  el.className = `status ${state}`;
+  let text = t(`status.${state}`);
+  if (state === "stopped" && code === 4004) text = t("status.unknown_event");
+  setText(el, text);
+  show($("passcode-form"), state === "passcode");
+  if (state === "passcode") $("passcode").focus();
+  if (state !== "live") {
+    for (const item of outbox) if (item.state === "sending") item.state = "queued";
+    renderMine();
+  }
+}
+
+function onFrame(frame) {
+  switch (frame.type) {
+    case "welcome":
+      welcome(frame);
+      break;
+    case "snapshot":
+      questions.clear();
+      for (const q of frame.questions ?? []) questions.set(q.id, q);
+      queue = frame.queue ?? [];
+      screen = frame.screen ?? "";
+      mine.clear();
+      for (const q of frame.mine ?? []) addOwn(q);
+      announcements = frame.announcements ?? [];
+      renderAll();
+      flushOutbox();
+      break;
+    case "resumed":
+      flushOutbox();
+      break;
+    case "update":
+      if (frame.question) questions.set(frame.question.id, frame.question);
+      if (frame.removed) questions.delete(frame.removed);
+      if (Array.isArray(frame.queue)) queue = frame.queue;
+      if (typeof frame.screen === "string") screen = frame.screen;
+      renderPublic();
+      break;
+    case "votes":
+      for (const [qid, votes] of Object.entries(frame.votes ?? {})) {
+        if (questions.has(qid)) questions.get(qid).votes = votes;
+        if (mine.has(qid)) mine.get(qid).votes = votes;
+      }
+      renderPublic();
+      break;
+    case "own":
+      if (frame.question) addOwn(frame.question);
+      renderMine();
+      renderPublic();
+      break;
+    case "event":
+      setEvent(frame.event);
+      if (accepting()) {
+        for (const item of outbox) if (item.state === "held") item.state = "queued";
+        flushOutbox();
+      }
+      break;
+    case "announcement":
+      announcements.push({ text: frame.text, at: frame.at });
+      renderNotices();
+      break;
+    case "ack":
+      acknowledged(frame);
+      break;
+    case "error":
+      failed(frame);
+      break;
+    default:
+      break; // pong, or a frame from a newer server
+  }
+}
+
+function welcome(frame) {
+  if (frame.token) {
+    const before = store.get(KEYS.token, "");
+    if (before && before !== frame.token) {
+      voted.clear(); // a new identity (new event epoch, or the old token died): its votes start afresh
+      store.set(KEYS.votes, []);
+    }
+    store.set(KEYS.token, frame.token);
+  }
+  passcode = "";
+  setEvent(frame.event);
+}
+
+function addOwn(q) {
+  mine.set(q.id, q);
+  if (q.cid) settle(q.cid);
+  for (const [cid, item] of sent) if (item.qid === q.id) sent.delete(cid);
+}
+
+// --- outbox --------------------------------------------------------------------------------------------
+
+function saveOutbox() {
+  store.set(
+    KEYS.outbox,
+    outbox.map(({ cid, fields, created }) => ({ cid, fields, created })),
+  );
+}
+
+function settle(cid) {
+  const before = outbox.length;
+  outbox = outbox.filter((item) => item.cid !== cid);
+  if (outbox.length !== before) saveOutbox();
+  sent.delete(cid);
+}
+
+/** Send every queued question; the server stores each cid once, so sending again after a reconnect is safe. */
+function flushOutbox() {
+  const now = Date.now();
+  for (const item of outbox) {
+    if (item.state !== "queued" || (item.retryAt ?? 0) > now) continue;
+    if (conn?.send("submit", { cid: item.cid, ...item.fields })) item.state = "sending";
+  }
+  renderMine();
+}
+
+function acknowledged(frame) {
+  const item = outbox.find((entry) => entry.cid === frame.cid);
+  settle(frame.cid);
+  if (!mine.has(frame.qid)) {
+    sent.set(frame.cid, { qid: frame.qid, text: frame.text ?? item?.fields.text ?? "", created: item?.created });
+  }
+  renderMine();
+}
+
+function failed(frame) {
+  const code = frame.code ?? "";
+  const seconds = Math.ceil((frame.retry_after_ms ?? 1000) / 1000);
+  if (frame.cid) {
+    const item = outbox.find((entry) => entry.cid === frame.cid);
+    if (!item) return;
+    if (RETRY_CODES.has(code)) {
+      item.state = "queued";
+      item.retryAt = Date.now() + (frame.retry_after_ms || 1000);
+      setTimeout(flushOutbox, (frame.retry_after_ms || 1000) + 50);
+      showError("form-error", t(`error.${code}`, { seconds }));
+    } else if (HOLD_CODES.has(code)) {
+      item.state = "held";
+      showError("form-error", t(`error.${code}`));
+    } else {
+      // The text or the author can't be accepted as it is: give the text back to be fixed.
+      settle(item.cid);
+      if (!$("text").value.trim()) $("text").value = item.fields.text;
+      updateCount();
+      showError("form-error", errorText(frame));
+    }
+    renderMine();
+    return;
+  }
+  if (code === "wrong_passcode" || code === "passcode_required") {
+    setText($("passcode-error"), code === "wrong_passcode" ? t("passcode.wrong") : "");
+    return;
+  }
+  const action = lastAction;
+  if (action?.kind === "vote") {
+    undoVote(action, code);
+    const message =
+      code === "rate_limited" ? t("error.rate_limited_vote", { seconds }) : errorText(frame);
+    showError("vote-error", message);
+  } else if (action) {
+    showError("mine-error", errorText(frame));
+  } else {
+    showError("form-error", errorText(frame));
+  }
+}
+
+function errorText(frame) {
+  const key = `error.${frame.code}`;
+  const text = t(key, { detail: frame.detail ?? "", seconds: Math.ceil((frame.retry_after_ms ?? 0) / 1000) });
+  return text === key ? t("error.generic", { detail: frame.detail || frame.code }) : text;
+}
+
+function showError(id, text) {
+  setText($(id), text);
+}
+
+function clearErrors() {
+  for (const id of ["form-error", "mine-error", "vote-error"]) setText($(id), "");
+}
+
+// --- event ---------------------------------------------------------------------------------------------
+
+function setEvent(info) {
+  if (!info) return;
+  event = info;
+  store.set(KEYS.event, info);
+  renderEvent();
+}
+
+function accepting() {
+  if (!event || event.ended || !event.open) return false;
+  const now = Date.now();
+  return !(event.opens_at && now < event.opens_at) && !(event.closes_at && now >= event.closes_at);
+}
+
+// --- the form ------------------------------------------------------------------------------------------
+
+const DEFAULT_PROFILE = {
+  name: "",
+  organisation: "",
+  country: "",
+  anonymous: false,
+  show_name: false,
+  show_organisation: true,
+  show_country: true,
+};
+let profile = { ...DEFAULT_PROFILE, ...store.get(KEYS.profile, {}) };
+
+function buildForm() {
+  const select = $("country");
+  select.append(h("option", { value: "" }, t("profile.countryChoose")));
+  for (const [code, name] of countryOptions(lang)) select.append(h("option", { value: code }, name));
+  $("name").value = profile.name;
+  $("organisation").value = profile.organisation;
+  select.value = profile.country;
+  $("anonymous").checked = profile.anonymous;
+  $("show-name").checked = profile.show_name;
+  $("show-organisation").checked = profile.show_organisation;
+  $("show-country").checked = profile.show_country;
+  $("profile").open = !profileComplete();
+  for (const id of ["name", "organisation", "country", "anonymous", "show-name", "show-organisation", "show-country"]) {
+    $(id).addEventListener("change", readProfile);
+    $(id).addEventListener("input", readProfile);
+  }
+  $("text").addEventListener("input", updateCount);
+  $("ask-form").addEventListener("submit", submit);
+  $("passcode-form").addEventListener("submit", (e) => {
+    e.preventDefault();
+    passcode = $("passcode").value.trim();
+    if (!passcode) return;
+    setText($("passcode-error"), "");
+    conn.reconnect();
+  });
+}
+
+function readProfile() {
+  profile = {
+    name: $("name").value,
+    organisation: $("organisation").value,
+    country: $("country").value,
+    anonymous: $("anonymous").checked,
+    show_name: $("show-name").checked,
+    show_organisation: $("show-organisation").checked,
+    show_country: $("show-country").checked,
+  };
+  for (const id of ["name", "organisation", "country"]) {
+    if ($(id).value.trim()) $(id).removeAttribute("aria-invalid");
+  }
+  store.set(KEYS.profile, profile);
+  renderProfile();
+}
+
+function anonymous() {
+  return Boolean(event?.anonymous_allowed && profile.anonymous);
+}
+
+function profileComplete() {
+  return anonymous() || Boolean(profile.name.trim() && profile.organisation.trim() && profile.country);
+}
+
+function renderProfile() {
+  const anon = anonymous();
+  show($("anonymous-row"), Boolean(event?.anonymous_allowed));
+  show($("identity"), !anon);
+  show($("visibility"), !anon);
+  let summary = t("profile.summaryMissing");
+  if (anon) summary = t("profile.summaryAnonymous");
+  else if (profileComplete()) summary = askerLine(profile, lang);
+  setText($("profile-summary"), `(${summary})`);
+}
+
+function maxLength() {
+  return event?.max_length ?? 500;
+}
+
+function updateCount() {
+  const count = graphemes($("text").value);
+  const max = maxLength();
+  const over = count > max;
+  setText($("count"), t(over ? "ask.countOver" : "ask.count", { count, max }));
+  $("count").classList.toggle("over", over);
+  if (over) $("text").setAttribute("aria-invalid", "true");
+  else $("text").removeAttribute("aria-invalid");
+}
+
+function submit(e) {
+  e.preventDefault();
+  clearErrors();
+  const text = $("text").value.trim();
+  if (!accepting()) return showError("form-error", t(event?.ended ? "notice.ended" : "error.questions_closed"));
+  if (!text) {
+    $("text").focus();
+    return showError("form-error", t("error.empty"));
+  }
+  if (graphemes(text) > maxLength()) {
+    $("text").focus();
+    return showError("form-error", t("error.tooLong", { max: maxLength() }));
+  }
+  const anon = anonymous();
+  if (!anon) {
+    const missing = ["name", "organisation", "country"].filter((id) => !$(id).value.trim());
+    if (missing.length) {
+      $("profile").open = true;
+      for (const id of missing) $(id).setAttribute("aria-invalid", "true");
+      $(missing[0]).focus();
+      return showError("form-error", t(event?.anonymous_allowed ? "error.profileOrAnonymous" : "error.profile"));
+    }
+  }
+  const fields = anon
+    ? { text, name: "", organisation: "", country: "", show_name: false, show_organisation: false, show_country: false }
+    : {
+        text,
+        name: profile.name.trim(),
+        organisation: profile.organisation.trim(),
+        country: profile.country,
+        show_name: profile.show_name,
+        show_organisation: profile.show_organisation,
+        show_country: profile.show_country,
+      };
+  outbox.push({ cid: randomId(), fields, created: Date.now(), state: "queued" });
+  saveOutbox();
+  $("text").value = "";
+  updateCount();
+  $("profile").open = false;
+  flushOutbox();
+}
+
+// --- rendering -----------------------------------------------------------------------------------------
+
+function renderAll() {
+  renderEvent();
+  renderMine();
+  renderPublic();
+}
+
+function renderEvent() {
+  if (!event) return;
+  setText($("title"), event.title);
+  document.title = `${event.title} · ${t("title.suffix")}`;
+  $("send").disabled = !accepting();
+  renderProfile();
+  updateCount();
+  renderNotices();
+}
+
+function renderNotices() {
+  const box = $("notices");
+  const items = [];
+  if (event?.ended) items.push(h("p", { class: "notice" }, t("notice.ended")));
+  else if (event && event.opens_at && Date.now() < event.opens_at && event.open) {
+    items.push(h("p", { class: "notice" }, t("notice.opens", { time: absoluteTime(event.opens_at, lang) })));
+  } else if (event && !accepting()) items.push(h("p", { class: "notice" }, t("notice.closed")));
+  for (const said of announcements.slice(-3).reverse()) {
+    items.push(
+      h(
+        "p",
+        { class: "notice announcement" },
+        h("strong", {}, t("notice.announcement")),
+        " ",
+        h("span", { dir: "auto" }, said.text),
+        " ",
+        said.at ? timeElement(said.at, lang) : null,
+      ),
+    );
+  }
+  box.replaceChildren(...items);
+}
+
+function renderPublic() {
+  const seen = new Set();
+  const approved = [];
+  for (const id of queue) {
+    const q = questions.get(id);
+    if (q && q.status === "approved" && !seen.has(id)) {
+      approved.push(q);
+      seen.add(id);
+    }
+  }
+  const answered = [];
+  for (const q of questions.values()) {
+    if (q.status === "approved" && !seen.has(q.id)) approved.push(q);
+    if (q.status === "answered") answered.push(q);
+  }
+  answered.sort((a, b) => (b.answered || b.created || 0) - (a.answered || a.created || 0));
+  reconcile($("queue"), approved, (q) => q.id, createPublic, updatePublic);
+  reconcile($("answered"), answered, (q) => q.id, createPublic, updatePublic);
+  setText($("queue-heading"), t("queue.heading", { n: approved.length }));
+  setText($("answered-heading"), t("answered.heading", { n: answered.length }));
+  show($("queue-empty"), approved.length === 0);
+  show($("answered-section"), answered.length > 0);
+}
+
+function createPublic(q) {
+  const parts = {
+    pinned: h("span", { class: "badge pin" }, t("q.pinned")),
+    live: h("span", { class: "badge live" }, t("q.onScreen")),
+    yours: h("span", { class: "badge yours" }, t("q.yours")),
+    text: h("p", { class: "q-text", dir: "auto" }),
+    display: h("p", { class: "q-display", dir: "auto" }),
+    who: h("span", { class: "q-who", dir: "auto" }),
+    time: q.created ? timeElement(q.created, lang) : h("span"),
+    answerText: h("span", { dir: "auto" }),
+    votes: h("span", { class: "vote-count" }),
+    tally: h("span", { class: "tally" }),
+  };
+  parts.flags = h("p", { class: "q-flags" }, parts.pinned, parts.live, parts.yours);
+  parts.answer = h("p", { class: "q-answer" }, h("strong", {}, t("q.answer")), " ", parts.answerText);
+  parts.vote = h(
+    "button",
+    { type: "button", class: "vote", "aria-pressed": "false", onclick: () => toggleVote(q.id) },
+    h("span", { class: "arrow", "aria-hidden": "true" }, "▲"),
+    parts.votes,
+  );
+  const li = h(
+    "li",
+    { class: "q", "data-qid": q.id },
+    h(
+      "div",
+      { class: "q-body" },
+      parts.flags,
+      parts.text,
+      parts.display,
+      h("p", { class: "q-meta" }, parts.who, " ", parts.time),
+      parts.answer,
+      parts.tally,
+    ),
+    parts.vote,
+  );
+  li.parts = parts;
+  return li;
+}
+
+function updatePublic(li, q) {
+  const p = li.parts;
+  const onScreen = screen === q.id;
+  const isMine = mine.has(q.id);
+  const approved = q.status === "approved";
+  li.classList.toggle("pinned", Boolean(q.pinned));
+  li.classList.toggle("on-screen", onScreen);
+  show(p.pinned, Boolean(q.pinned) && approved);
+  show(p.live, onScreen);
+  show(p.yours, isMine);
+  show(p.flags, (Boolean(q.pinned) && approved) || onScreen || isMine);
+  setText(p.text, q.text);
+  setText(p.display, q.display ?? "");
+  if (q.display_lang) p.display.lang = q.display_lang;
+  show(p.display, Boolean(q.display));
+  setText(p.who, askerLine(q, lang));
+  if (q.created && p.time.tagName === "TIME") updateTime(p.time, q.created, lang);
+  setText(p.answerText, q.answer ?? "");
+  show(p.answer, Boolean(q.answer));
+  const votes = q.votes ?? 0;
+  const pressed = voted.has(q.id);
+  show(p.vote, approved);
+  p.vote.setAttribute("aria-pressed", String(pressed));
+  p.vote.setAttribute("aria-label", t("vote.label", { n: votes }));
+  setText(p.votes, String(votes));
+  setText(p.tally, approved ? "" : t("vote.count", { n: votes }));
+  show(p.tally, !approved);
+}
+
+function toggleVote(qid) {
+  clearErrors();
+  const up = !voted.has(qid);
+  if (!conn.send(up ? "upvote" : "unvote", { qid })) return showError("vote-error", t("error.offline"));
+  lastAction = { kind: "vote", qid, up };
+  applyVote(qid, up);
+}
+
+function applyVote(qid, up) {
+  if (up) voted.add(qid);
+  else voted.delete(qid);
+  store.set(KEYS.votes, [...voted]);
+  const q = questions.get(qid);
+  if (q) q.votes = Math.max(0, (q.votes ?? 0) + (up ? 1 : -1)); // the next `votes` frame has the true tally
+  renderPublic();
+}
+
+function undoVote(action, code) {
+  if (code === "already_voted") {
+    // The server already had this vote (another tab, or a lost local record): we are in that state now.
+    const q = questions.get(action.qid);
+    if (q) q.votes = Math.max(0, (q.votes ?? 0) - 1);
+    voted.add(action.qid);
+    store.set(KEYS.votes, [...voted]);
+    renderPublic();
+  } else if (code === "not_voted") {
+    const q = questions.get(action.qid);
+    if (q) q.votes = (q.votes ?? 0) + 1;
+    voted.delete(action.qid);
+    store.set(KEYS.votes, [...voted]);
+    renderPublic();
+  } else {
+    applyVote(action.qid, !action.up);
+  }
+}
+
+// My questions: the outbox (not yet stored), then acknowledged ones, then the server's view of each.
+function renderMine() {
+  const items = [];
+  for (const item of [...outbox].reverse()) items.push({ key: `c:${item.cid}`, local: item });
+  for (const [cid, item] of sent) items.push({ key: `c:${cid}`, local: { ...item, cid, state: "sent" } });
+  const own = [...mine.values()].filter((q) => q.status !== "withdrawn");
+  own.sort((a, b) => (b.created ?? 0) - (a.created ?? 0) || Number(b.id) - Number(a.id));
+  for (const q of own) items.push({ key: `q:${q.id}`, q });
+  reconcile($("mine"), items, (item) => item.key, createMine, updateMine);
+  show($("mine-section"), items.length > 0);
+}
+
+function createMine(item) {
+  const parts = {
+    text: h("p", { class: "q-text", dir: "auto" }),
+    state: h("span", { class: "badge state" }),
+    reason: h("p", { class: "q-reason", dir: "auto" }),
+    actions: h("p", { class: "q-actions" }),
+    editor: null,
+  };
+  const li = h(
+    "li",
+    { class: "q mine" },
+    h("div", { class: "q-body" }, parts.text, h("p", { class: "q-meta" }, parts.state), parts.reason, parts.actions),
+  );
+  li.parts = parts;
+  return li;
+}
+
+function updateMine(li, item) {
+  const p = li.parts;
+  if (item.local) {
+    const local = item.local;
+    const state = local.state === "queued" && (local.retryAt ?? 0) > Date.now() ? "waiting" : local.state;
+    setText(p.text, local.fields?.text ?? local.text);
+    setText(p.state, t(`state.${state}`));
+    p.state.className = `badge state ${state}`;
+    show(p.reason, false);
+    const discardable = state === "queued" || state === "held" || state === "waiting";
+    p.actions.replaceChildren(
+      ...(discardable
+        ? [h("button", { type: "button", class: "link", onclick: () => discard(local.cid) }, t("mine.discard"))]
+        : []),
+    );
+    return;
+  }
+  const q = item.q;
+  setText(p.text, q.text);
+  setText(p.state, t(`status.${q.status}`));
+  p.state.className = `badge state status-${q.status}`;
+  setText(p.reason, q.reason ? t("mine.reason", { reason: q.reason }) : "");
+  show(p.reason, q.status === "rejected" && Boolean(q.reason));
+  const pending = q.status === "pending";
+  if (!pending) {
+    ui.editing.delete(q.id);
+    ui.confirming.delete(q.id);
+  }
+  const mode = ui.editing.has(q.id) ? "edit" : ui.confirming.has(q.id) ? "confirm" : pending ? "buttons" : "none";
+  if (li.dataset.mode === mode) return; // keep an open editor (and focus) as the person left it
+  li.dataset.mode = mode;
+  if (mode === "edit") p.actions.replaceChildren(editor(q));
+  else if (mode === "confirm") {
+    p.actions.replaceChildren(
+      h("span", {}, t("mine.withdrawAsk")),
+      " ",
+      h("button", { type: "button", class: "danger", onclick: () => withdraw(q.id) }, t("mine.withdrawConfirm")),
+      " ",
+      h("button", { type: "button", onclick: () => setMode(q.id, null) }, t("mine.withdrawKeep")),
+    );
+  } else if (mode === "buttons") {
+    p.actions.replaceChildren(
+      h("button", { type: "button", onclick: () => setMode(q.id, "edit") }, t("mine.edit")),
+      " ",
+      h("button", { type: "button", onclick: () => setMode(q.id, "confirm") }, t("mine.withdraw")),
+    );
+  } else p.actions.replaceChildren();
+}
+
+function editor(q) {
+  const id = `edit-${q.id}`;
+  const area = h("textarea", { id, rows: 3, dir: "auto" });
+  area.value = q.text;
+  const save = (e) => {
+    e.preventDefault();
+    const text = area.value.trim();
+    if (!text) return showError("mine-error", t("error.empty"));
+    if (graphemes(text) > maxLength()) return showError("mine-error", t("error.tooLong", { max: maxLength() }));
+    if (!conn.send("edit", { qid: q.id, text })) return showError("mine-error", t("error.offline"));
+    lastAction = { kind: "edit", qid: q.id };
+    setMode(q.id, null);
+  };
+  const form = h(
+    "form",
+    { class: "q-edit", onsubmit: save },
+    h("label", { for: id }, t("mine.editLabel")),
+    area,
+    h(
+      "span",
+      { class: "actions" },
+      h("button", { type: "submit", class: "primary" }, t("mine.save")),
+      " ",
+      h("button", { type: "button", onclick: () => setMode(q.id, null) }, t("mine.cancel")),
+    ),
+  );
+  queueMicrotask(() => area.focus());
+  return form;
+}
+
+function setMode(qid, mode) {
+  clearErrors();
+  ui.editing.delete(qid);
+  ui.confirming.delete(qid);
+  if (mode === "edit") ui.editing.add(qid);
+  if (mode === "confirm") ui.confirming.add(qid);
+  renderMine();
+}
+
+function withdraw(qid) {
+  if (!conn.send("withdraw", { qid })) return showError("mine-error", t("error.offline"));
+  lastAction = { kind: "withdraw", qid };
+  setMode(qid, null);
+}
+
+function discard(cid) {
+  settle(cid);
+  renderMine();
+}
+
+// --- start ---------------------------------------------------------------------------------------------
+
+localize(document, t);
+buildForm();
+if (event) renderEvent();
+renderMine();
+renderPublic();
+conn = connect(`/ws/e/${slug}/participant`, {
+  hello: () => ({ token: store.get(KEYS.token, ""), ...(passcode ? { passcode } : {}) }),
+  onFrame,
+  onStatus,
+});
+setInterval(() => refreshTimes(document.body, lang), 30000);
+addEventListener("storage", (e) => {
+  // Another tab voted: keep the buttons honest.
+  if (e.key === KEYS.votes) {
+    voted.clear();
+    for (const qid of store.get(KEYS.votes, [])) voted.add(qid);
+    renderPublic();
+  }
+});

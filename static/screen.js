@@ -1,0 +1,165 @@
+// The screen: the projector (large type, title, join QR code) or, with ?mode=overlay, a lower third for a
+// broadcast (transparent, safe margins). Shows the one question the moderators put on screen.
+import { askerLine, connect, localize, setText, slugFromPath, translator } from "./common.js";
+
+const MESSAGES = {
+  en: {
+    "join.cta": "Ask your questions at",
+    "join.ctaLarge": "Ask your questions: scan the code or go to",
+    "qr.alt": "QR code for {link}",
+    "status.connecting": "Connecting…",
+    "status.live": "",
+    "status.reconnecting": "Reconnecting…",
+    "status.offline": "Offline: will reconnect",
+    "status.stopped": "This screen link is not valid any more. Ask the organiser for the current one.",
+    "status.unknown_event": "This event does not exist any more.",
+  },
+};
+
+const { lang, t } = translator(MESSAGES);
+const $ = (id) => document.getElementById(id);
+const slug = slugFromPath();
+const params = new URLSearchParams(location.search);
+const overlay = params.get("mode") === "overlay";
+const token = params.get("token") ?? "";
+const FADE_MS = 400;
+const reducedMotion = matchMedia("(prefers-reduced-motion: reduce)");
+
+let shown = null; // the question on screen, or null
+let generation = 0; // the latest change wins when changes come quickly
+
+document.body.classList.add(overlay ? "overlay" : "projector");
+document.documentElement.classList.toggle("transparent", overlay);
+
+function onStatus({ state, code }) {
+  let text = t(`status.${state}`);
+  if (state === "stopped" && code === 4004) text = t("status.unknown_event");
+  setText($("status"), text);
+  $("status").className = `screen-status ${state}`;
+  if (overlay && state === "stopped") console.warn("LiveQA screen stopped:", text);
+}
+
+function onFrame(frame) {
+  switch (frame.type) {
+    case "welcome":
+      setEvent(frame.event);
+      break;
+    case "snapshot":
+      setEvent(frame.event);
+      present(frame.question ?? null);
+      break;
+    case "screen":
+      present(frame.question ?? null);
+      break;
+    case "event":
+      setEvent(frame.event);
+      break;
+    default:
+      break;
+  }
+}
+
+function setEvent(event) {
+  if (!event) return;
+  setText($("title"), event.title);
+  document.title = event.title;
+}
+
+function same(a, b) {
+  if (a === b) return true;
+  if (!a || !b) return false;
+  return ["id", "text", "name", "organisation", "country", "display"].every((k) => (a[k] ?? "") === (b[k] ?? ""));
+}
+
+/** Fade the old question out, the new one in (or just swap, for people who asked for less motion). */
+function present(question) {
+  if (same(question, shown)) return;
+  const changedQuestion = question?.id !== shown?.id;
+  shown = question;
+  const mine = ++generation;
+  const card = $("card");
+  const swap = () => {
+    if (mine !== generation) return;
+    fill(question);
+    setText($("join-cta"), t(question ? "join.cta" : "join.ctaLarge"));
+    document.body.classList.toggle("empty", !question);
+    document.body.classList.toggle("has-question", Boolean(question));
+    fit();
+    card.classList.toggle("visible", Boolean(question));
+  };
+  if (!changedQuestion || reducedMotion.matches || !card.classList.contains("visible")) {
+    swap();
+    return;
+  }
+  card.classList.remove("visible");
+  setTimeout(swap, FADE_MS);
+}
+
+function fill(question) {
+  setText($("text"), question?.text ?? "");
+  setText($("display"), question?.display ?? "");
+  $("display").hidden = !question?.display;
+  if (question?.display_lang) $("display").lang = question.display_lang;
+  else $("display").removeAttribute("lang");
+  setText($("who"), question ? askerLine(question, lang) : "");
+  $("who").hidden = !$("who").textContent;
+}
+
+/** The largest font size (binary search, whole pixels) at which the question fits its box. */
+function fit() {
+  const box = $("fit");
+  const inner = $("fit-inner");
+  if (!shown || !box.clientWidth) return;
+  const limit = parseFloat(getComputedStyle(box).maxBlockSize);
+  const height = Number.isFinite(limit) ? limit : box.clientHeight;
+  const width = box.clientWidth;
+  const viewport = Math.min(innerHeight, innerWidth * 0.6);
+  let lo = 14;
+  let hi = Math.max(lo, Math.round(viewport * (overlay ? 0.075 : 0.13)));
+  inner.classList.add("measuring"); // no breaking inside words while measuring: a long word must fit whole
+  const fits = (px) => {
+    inner.style.setProperty("--fit", `${px}px`);
+    return inner.scrollHeight <= height && inner.scrollWidth <= width;
+  };
+  while (lo < hi) {
+    const mid = Math.ceil((lo + hi) / 2);
+    if (fits(mid)) lo = mid;
+    else hi = mid - 1;
+  }
+  inner.style.setProperty("--fit", `${lo}px`);
+  inner.classList.remove("measuring");
+}
+
+let fitTimer = 0;
+new ResizeObserver(() => {
+  cancelAnimationFrame(fitTimer);
+  fitTimer = requestAnimationFrame(fit);
+}).observe($("slot"));
+document.fonts?.ready.then(fit);
+
+// Workaround, reported to the server side: /e/{slug}/qr.svg is served without xmlns (segno's svg_inline), which
+// browsers cannot show as an image. Add the namespace and show it from a data: URL (img-src allows data:).
+// Harmless once the server is fixed: this only runs if the image fails to load.
+async function repairQr() {
+  try {
+    const response = await fetch(`/e/${slug}/qr.svg`);
+    let svg = await response.text();
+    if (!response.ok || !svg.startsWith("<svg")) return;
+    if (!/^<svg[^>]*\sxmlns=/.test(svg)) svg = svg.replace("<svg", '<svg xmlns="http://www.w3.org/2000/svg"');
+    $("qr").src = `data:image/svg+xml;charset=utf-8,${encodeURIComponent(svg)}`;
+  } catch {
+    /* no QR code then; the link is still shown */
+  }
+}
+
+// --- start ---------------------------------------------------------------------------------------------
+
+localize(document, t);
+const link = `${location.origin}/e/${slug}`;
+setText($("link"), `${location.host}/e/${slug}`);
+$("qr").addEventListener("error", repairQr, { once: true });
+$("qr").src = `/e/${slug}/qr.svg`;
+$("qr").alt = t("qr.alt", { link });
+document.body.classList.add("empty");
+setText($("join-cta"), t("join.ctaLarge"));
+connect(`/ws/e/${slug}/screen`, { hello: () => ({ token }), onFrame, onStatus });

@@ -1,0 +1,213 @@
+"""The pages in a real browser (Debian's Chromium through Playwright): ask, moderate, show, and user text stays text."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+
+import pytest
+from playwright.async_api import Browser, ConsoleMessage, Error as PlaywrightError, Page, async_playwright, expect
+
+from tests.helpers import SECOND, EventFixture
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+PHONE = {"width": 375, "height": 740}
+DESKTOP = {"width": 1366, "height": 800}
+WAIT_MS = 10_000 * SECOND
+
+
+@dataclass
+class Problems:
+    """Console errors (CSP violations land here too) and uncaught exceptions, from every page of a test."""
+
+    seen: list[str] = field(default_factory=list)
+
+    def watch(self, page: Page, name: str) -> Page:
+        def console(message: ConsoleMessage) -> None:
+            if message.type == "error":
+                self.seen.append(f"{name}: console: {message.text}")
+
+        def crash(error: PlaywrightError) -> None:
+            self.seen.append(f"{name}: uncaught: {error}")
+
+        page.on("console", console)
+        page.on("pageerror", crash)
+        return page
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[Browser]:
+    """Debian's Chromium; Playwright never downloads a browser here, and these tests never skip."""
+    executable = shutil.which("chromium")
+    if executable is None:
+        pytest.fail("chromium is not installed: apt-get install chromium fonts-noto-core fonts-noto-cjk")
+    async with async_playwright() as playwright:
+        launched = await playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+        yield launched
+        await launched.close()
+
+
+@pytest.fixture
+def problems() -> Problems:
+    return Problems()
+
+
+async def page_in_new_context(browser: Browser, problems: Problems, name: str, viewport: dict[str, int]) -> Page:
+    """A page in a context of its own: its own cookies and localStorage, as a separate person has."""
+    context = await browser.new_context(viewport={"width": viewport["width"], "height": viewport["height"]})
+    context.set_default_timeout(WAIT_MS)
+    return problems.watch(await context.new_page(), name)
+
+
+async def moderator_page(browser: Browser, problems: Problems, server: str, event: EventFixture) -> Page:
+    """Log in through the login form, as a person would, and wait for the console to be live."""
+    page = await page_in_new_context(browser, problems, "moderator", DESKTOP)
+    await page.goto(f"{server}/e/{event.slug}/moderate")
+    await page.get_by_label("Your name").fill("Mod Erator")
+    await page.get_by_label("Password").fill(event.password)
+    await page.get_by_role("button", name="Log in").click()
+    await expect(page.locator("#status")).to_have_class("status live", timeout=WAIT_MS)
+    return page
+
+
+async def participant_page(browser: Browser, problems: Problems, server: str, event: EventFixture) -> Page:
+    page = await page_in_new_context(browser, problems, "participant", PHONE)
+    await page.goto(f"{server}/e/{event.slug}")
+    await expect(page.locator("#status")).to_have_class("status live", timeout=WAIT_MS)
+    return page
+
+
+async def ask(page: Page, text: str, name: str = "Amina", organisation: str = "Voices of the Sahel") -> None:
+    """Fill in the profile (the test event does not allow anonymous questions) and send a question."""
+    if await page.locator("#name").is_visible():
+        await page.locator("#name").fill(name)
+        await page.locator("#organisation").fill(organisation)
+        await page.locator("#country").select_option("NE")
+    await page.locator("#show-name").check()
+    await page.get_by_label("Your question").fill(text)
+    await page.get_by_role("button", name="Send question").click()
+
+
+async def no_script_ran(page: Page) -> None:
+    assert await page.evaluate("typeof window.__xss") == "undefined"
+    assert await page.locator("img[src='x'], script:not([src])").count() == 0
+
+
+async def test_question_goes_from_asker_to_moderator_to_screen(
+    server: str, event: EventFixture, browser: Browser, problems: Problems
+) -> None:
+    """Ask → approve → upvote → reorder by keyboard → show: every page follows, and the screen shows the exact text."""
+    moderator = await moderator_page(browser, problems, server, event)
+    participant = await participant_page(browser, problems, server, event)
+    await expect(participant.locator("#anonymous-row")).to_be_hidden()  # this event wants a name
+
+    first = "How will the new water policy reach villages without a council?"
+    second = "Who decides on the training budget?"
+    await ask(participant, first)
+    await expect(participant.locator("#mine li", has_text=first)).to_contain_text("Waiting for a moderator")
+
+    incoming = moderator.locator("#incoming > li", has_text=first)
+    await expect(incoming).to_contain_text("Amina · Voices of the Sahel · Niger")
+    await incoming.get_by_role("button", name="Approve").click()
+    await expect(moderator.locator("#queue > li", has_text=first)).to_be_visible()
+
+    queued = participant.locator("#queue > li", has_text=first)
+    vote = queued.get_by_role("button", name="Upvote")
+    await expect(vote).to_have_attribute("aria-pressed", "false")
+    await vote.click()
+    await expect(vote).to_have_attribute("aria-pressed", "true")
+    await expect(vote).to_have_accessible_name("Upvote (1 vote)")
+    await expect(moderator.locator("#queue > li", has_text=first)).to_contain_text("1 vote")
+
+    await ask(participant, second)
+    await moderator.locator("#incoming > li", has_text=second).get_by_role("button", name="Approve").click()
+    await expect(moderator.locator("#queue > li .mq-text")).to_have_text([first, second])
+    await expect(participant.locator("#queue > li .q-text")).to_have_text([first, second])
+
+    # Reorder without a pointer: focus the button, press Enter; focus stays on the moved question's button.
+    up = moderator.locator("#queue > li", has_text=second).get_by_role("button", name="Move up")
+    await up.focus()
+    await moderator.keyboard.press("Enter")
+    await expect(moderator.locator("#queue > li .mq-text")).to_have_text([second, first])
+    await expect(participant.locator("#queue > li .q-text")).to_have_text([second, first])
+    await expect(
+        moderator.locator("#queue > li", has_text=second).get_by_role("button", name="Move up")
+    ).to_be_focused()
+    await expect(moderator.locator("#announcer")).to_have_text("Position 1 of 2")
+
+    screen = await page_in_new_context(browser, problems, "screen", DESKTOP)
+    await screen.goto(f"{server}/e/{event.slug}/screen?token={event.screen_token}")
+    await expect(screen.locator("#title")).to_have_text("Test dialogue")
+    await expect(screen.locator("body")).to_have_class("screen projector empty")
+
+    await moderator.locator("#queue > li", has_text=first).get_by_role("button", name="Show on screen").click()
+    await expect(screen.locator("#text")).to_have_text(first)
+    await expect(screen.locator("#who")).to_have_text("Amina · Voices of the Sahel · Niger")
+    await expect(screen.locator("#card")).to_have_class("qcard visible")
+    await expect(moderator.locator("#screen > li .mq-text")).to_have_text(first)
+    await expect(participant.locator("#queue > li", has_text=first)).to_contain_text("On screen now")
+
+    await moderator.get_by_role("button", name="Clear screen").click()
+    await expect(screen.locator("body")).to_have_class("screen projector empty")
+    assert problems.seen == []
+
+
+async def test_asker_sees_why_a_question_was_rejected(
+    server: str, event: EventFixture, browser: Browser, problems: Problems
+) -> None:
+    """A rejection's reason, chosen in the moderator's inline form, reaches the asker's "My questions"."""
+    moderator = await moderator_page(browser, problems, server, event)
+    participant = await participant_page(browser, problems, server, event)
+    text = "Can I sell my bicycle here?"
+    await ask(participant, text)
+    card = moderator.locator("#incoming > li", has_text=text)
+    await card.get_by_role("button", name="Reject").click()
+    await card.get_by_role("button", name="Off topic").click()
+    await expect(card.get_by_label("Reason")).to_have_value("Off topic")
+    await card.get_by_role("button", name="Reject question").click()
+    await expect(moderator.locator("#closed > li", has_text=text)).to_contain_text("Reason: Off topic")
+    mine = participant.locator("#mine li", has_text=text)
+    await expect(mine).to_contain_text("Not accepted")
+    await expect(mine).to_contain_text("Reason: Off topic")
+    await expect(participant.locator("#queue > li")).to_have_count(0)
+    assert problems.seen == []
+
+
+async def test_markup_in_user_text_is_shown_as_text_everywhere(
+    server: str, event: EventFixture, browser: Browser, problems: Problems
+) -> None:
+    """HTML in a question, a name or an organisation is displayed literally on all three pages and never runs."""
+    image = "<img src=x onerror=window.__xss=1>"
+    script = "<script>window.__xss=1</script>"
+    text = f"{image} and {script} in a question"
+    moderator = await moderator_page(browser, problems, server, event)
+    participant = await participant_page(browser, problems, server, event)
+    screen = await page_in_new_context(browser, problems, "screen", DESKTOP)
+    await screen.goto(f"{server}/e/{event.slug}/screen?token={event.screen_token}&mode=overlay")
+    await ask(participant, text, name=image, organisation=script)
+
+    await expect(participant.locator("#mine li .q-text")).to_have_text(text)
+    card = moderator.locator("#incoming > li")
+    await expect(card.locator(".mq-text")).to_have_text(text)
+    await expect(card.locator(".mq-who")).to_have_text(f"{image} · {script} · Niger")
+    await card.get_by_role("button", name="Approve").click()
+    await moderator.locator("#queue > li").get_by_role("button", name="Show on screen").click()
+
+    await expect(participant.locator("#queue > li .q-text")).to_have_text(text)
+    await expect(participant.locator("#queue > li .q-who")).to_have_text(f"{image} · {script} · Niger")
+    await expect(screen.locator("#text")).to_have_text(text)
+    await expect(screen.locator("#who")).to_have_text(f"{image} · {script} · Niger")
+    await expect(screen.locator("body")).to_have_class("screen overlay has-question")
+    for page in (participant, moderator, screen):
+        await no_script_ran(page)
+    assert problems.seen == []
