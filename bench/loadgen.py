@@ -1,0 +1,710 @@
+"""The load generator: one worker process of asyncio `websockets` clients, run and paced by bench.coordinator.
+
+A worker opens the sockets its plan gives it (participants, moderator consoles, screens; or the floor server's
+listeners, consoles and driver), then plays the load: moderator moves, submissions, votes, approvals, `show`s,
+or floor operations, each at a set rate and bounded in count and time. Every frame received is stamped with
+`time.monotonic_ns()` (CLOCK_MONOTONIC: one clock for every process on the machine), every action sent is
+stamped too, and the server's replies (`ack`, `done`) tie an action to the log id its frames carry, so the
+latency of every delivered frame is receive time minus send time, whichever process sent it.
+
+Checks, per socket: log ids never go back (strictly increasing, except that `own` and `update` of the same
+entry share an id); every id the server acknowledged for an audience reaches every socket of that audience;
+vote tallies end where the votes sent say they must; no socket is closed under it.
+
+Control (JSON lines): the coordinator writes commands to stdin (`join`, `go`, `settle PATH`, `report PATH`,
+`quit`); the worker answers on stdout (`started`, `ready`, `sent`, `settled`, `done`).
+
+    python -m bench.loadgen --plan PLAN.json      # PLAN: a bench.loadgen.Plan as JSON
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import random
+import sys
+import time
+from collections.abc import AsyncIterator, Coroutine
+from pathlib import Path
+from typing import Any, Literal
+
+import msgspec
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed, InvalidStatus, WebSocketException
+from websockets.typing import Origin, Subprotocol
+
+from bench.stats import Histogram, log_id_key, self_cpu_us
+
+SUBPROTOCOL = Subprotocol("liveqa.v1")
+PUBLIC, MODERATOR, SCREEN, DRIVER = "public", "moderator", "screen", "driver"
+REPLIES = frozenset({"ack", "done", "error", "pong", "welcome", "resumed"})
+WORDS = (
+    "access accountability agenda aid border budget ceasefire children civil climate community conflict council "
+    "court data debt democracy development dialogue displacement drought education elections energy equality "
+    "famine finance food funding gender governance health housing humanitarian indigenous inequality justice "
+    "land language law literacy mandate media migration mine minority mission monitoring nuclear ocean peace "
+    "pandemic police poverty press prison protection reform refugees regional resolution rights rural sanctions "
+    "sanitation schools security shelter small states survivors technology trade transparency trust vaccines "
+    "violence voices water women workers youth"
+).split()
+
+
+class Plan(msgspec.Struct, kw_only=True):
+    """What one worker does. The coordinator writes one per worker."""
+
+    worker: int = 0
+    protocol: Literal["liveqa", "floor"] = "liveqa"
+    targets: list[str]  # base URLs (http://127.0.0.1:port); participants are spread over them round-robin
+    slug: str = ""
+    screen_token: str = ""
+    moderator_sids: list[str] = []  # one session cookie per moderator socket of this worker
+    participants: int = 0
+    moderators: int = 0  # floor: consoles
+    screens: int = 0
+    participant_offset: int = 0  # this worker's first participant's global index (for spreading over targets)
+    join_concurrency: int = 100
+    join_timeout_s: float = 60.0
+    # the load
+    driver: Literal["none", "moves", "raw", "stream", "lua"] = "none"  # moves: moderator 0; others: floor ops
+    driver_rate: float = 0.0
+    driver_count: int = 0
+    payload: list[str] = []  # floor frames carry this list (sized like a LiveQA queue)
+    submit_rate: float = 0.0
+    submit_count: int = 0
+    submitters: int = 0  # the first `submitters` participants submit, round-robin
+    premoderated: bool = True  # submissions are seen by moderators only until approved
+    vote_rate: float = 0.0
+    vote_count: int = 0
+    voters: int = 0  # the participants after the submitters vote, round-robin
+    vote_qids: list[str] = []
+    approve_count: int = 0  # moderator 0 approves each pending question it sees, up to this many
+    show_rate: float = 0.0
+    show_count: int = 0
+    show_qids: list[str] = []
+    max_load_s: float = 60.0  # the load stops by itself after this, whatever is left
+    reply_timeout_s: float = 10.0
+    dump_frames: str = ""  # a path: every frame's (socket, receive ns, type, id) as JSON lines
+
+
+class QuestionLite(msgspec.Struct):
+    id: str = ""
+    status: str = ""
+    votes: int = 0
+
+
+class Frame(msgspec.Struct):
+    """The fields of a server frame the load generator looks at (others are skipped by the decoder)."""
+
+    type: str
+    id: str = ""
+    ref: str = ""
+    cid: str = ""
+    code: str = ""
+    pid: str = ""
+    votes: dict[str, int] | None = None
+    queue: list[str] | None = None
+    question: QuestionLite | None = None
+    questions: list[QuestionLite] | None = None
+
+
+_decode = msgspec.json.Decoder(Frame).decode
+_encode = msgspec.json.Encoder().encode
+
+
+def now() -> int:
+    return time.monotonic_ns()
+
+
+class Sock:
+    """One client socket and everything recorded about it."""
+
+    def __init__(self, role: str, audience: str, index: int, target: str) -> None:
+        self.role = role
+        self.audience = audience
+        self.index = index
+        self.target = target
+        self.ws: ClientConnection | None = None
+        self.reader: asyncio.Task[None] | None = None
+        self.ready = asyncio.Event()
+        self.start_ns = 0
+        self.open_ns = 0
+        self.ready_ns = 0
+        self.join_error = ""
+        self.frames = 0
+        self.phase_frames = 0
+        self.records: list[tuple[int, str, str]] = []  # (receive ns, log id, type) during the load phase
+        self.last: tuple[int, int] = (-1, -1)
+        self.last_type = ""
+        self.violations: list[str] = []
+        self.tallies: dict[str, int] = {}
+        self.baseline: dict[str, int] = {}
+        self.queue: list[str] = []
+        self.pid = ""
+        self.close_code: int | None = None
+        self.decode_errors = 0
+
+
+class Worker:
+    def __init__(self, plan: Plan) -> None:
+        self.plan = plan
+        self.sockets: list[Sock] = []
+        self.participants: list[Sock] = []
+        self.moderators: list[Sock] = []
+        self.screens: list[Sock] = []
+        self.driver_sock: Sock | None = None
+        self.phase = False
+        self.go_ns = 0
+        self.load_end_ns = 0
+        self.pending_refs: dict[str, tuple[int, str, tuple[str, ...]]] = {}
+        self.pending_cids: dict[str, int] = {}
+        self.sends: dict[str, tuple[int, str, tuple[str, ...]]] = {}  # log id → (send ns, kind, audiences)
+        self.ack_latency = Histogram()
+        self.counts: dict[str, int] = {}
+        self.errors: dict[str, int] = {}
+        self.votes_net: dict[str, int] = {}
+        self.vote_span: list[int] = []  # first and last vote send ns
+        self.submit_span: list[int] = []
+        self.approvals: asyncio.Queue[str] = asyncio.Queue()
+        self.approved: set[str] = set()
+        self.sent_log: list[tuple[int, str, int, str, str]] = []  # with dump_frames: every action sent
+        self.rng = random.Random(plan.worker)
+        self._build()
+
+    # --- sockets ----------------------------------------------------------------------------------------
+
+    def _build(self) -> None:
+        plan = self.plan
+        targets = plan.targets
+        for i in range(plan.participants):
+            target = targets[(plan.participant_offset + i) % len(targets)]
+            self.participants.append(Sock("participant", PUBLIC, i, target))
+        for i in range(plan.moderators):
+            self.moderators.append(Sock("moderator", MODERATOR, i, targets[0]))
+        for i in range(plan.screens):
+            self.screens.append(Sock("screen", SCREEN, i, targets[0]))
+        if plan.protocol == "floor" and plan.driver in ("raw", "stream", "lua"):
+            self.driver_sock = Sock("driver", DRIVER, 0, targets[0])
+        elif plan.driver == "moves" and self.moderators:
+            # Moderator 0 approves; moves and shows come from others where there are (a console handles its
+            # own frames one after another, so one console doing everything would queue its own actions).
+            self.driver_sock = self.moderators[1 % len(self.moderators)]
+        # Moderators and screens first, so they hold their place before the crowd arrives.
+        self.sockets = [*self.moderators, *self.screens, *self.participants]
+        if self.driver_sock is not None and self.driver_sock not in self.sockets:
+            self.sockets.insert(0, self.driver_sock)
+
+    def _url(self, sock: Sock) -> str:
+        ws_base = sock.target.replace("http://", "ws://", 1)
+        if self.plan.protocol == "floor":
+            role = {PUBLIC: "listener", MODERATOR: "console", DRIVER: "driver"}.get(sock.audience, "listener")
+            return f"{ws_base}/ws?role={role}"
+        return f"{ws_base}/ws/e/{self.plan.slug}/{sock.role}"
+
+    async def _join(self, sock: Sock, gate: asyncio.Semaphore) -> None:
+        async with gate:
+            headers: dict[str, str] = {}
+            if sock.role == "moderator" and self.plan.protocol == "liveqa":
+                headers["Cookie"] = f"liveqa_session={self.plan.moderator_sids[sock.index]}"
+            sock.start_ns = now()
+            try:
+                sock.ws = await connect(
+                    self._url(sock),
+                    origin=Origin(sock.target),
+                    subprotocols=[SUBPROTOCOL],
+                    additional_headers=headers,
+                    compression=None,
+                    open_timeout=self.plan.join_timeout_s,
+                    ping_interval=None,  # browsers don't ping; the server does, every 20 s
+                    close_timeout=2,
+                    max_queue=4096,
+                    proxy=None,
+                )
+            except (OSError, TimeoutError, InvalidStatus, WebSocketException) as exc:
+                sock.join_error = type(exc).__name__
+                return
+            sock.open_ns = now()
+            sock.reader = asyncio.create_task(self._read(sock))
+            if self.plan.protocol == "floor":
+                sock.ready_ns = sock.open_ns
+                sock.ready.set()
+                return
+            token = self.plan.screen_token if sock.role == "screen" else ""
+            try:
+                await sock.ws.send(_encode({"type": "hello", "v": 1, "token": token}).decode())
+                async with asyncio.timeout(self.plan.join_timeout_s):
+                    await sock.ready.wait()
+            except (ConnectionClosed, TimeoutError) as exc:
+                sock.join_error = type(exc).__name__ if sock.close_code is None else f"closed {sock.close_code}"
+
+    async def join_all(self) -> dict[str, Any]:
+        gate = asyncio.Semaphore(self.plan.join_concurrency)
+        started = now()
+        # The driver and the consoles join before the audience (they are few).
+        few = [s for s in self.sockets if s.audience != PUBLIC]
+        await asyncio.gather(*(self._join(s, gate) for s in few))
+        await asyncio.gather(*(self._join(s, gate) for s in self.participants))
+        finished = now()
+        failures: dict[str, int] = {}
+        for s in self.sockets:
+            if not s.ready_ns or s.close_code is not None:  # no first snapshot, or closed since
+                key = s.join_error or (f"closed {s.close_code}" if s.close_code is not None else "no snapshot")
+                failures[key] = failures.get(key, 0) + 1
+        return {
+            "joined": sum(1 for s in self.sockets if s.ready_ns and s.close_code is None),
+            "failures": failures,
+            "wall_ns": finished - started,
+            "first_start_ns": started,
+            "last_ready_ns": finished,
+        }
+
+    # --- receiving --------------------------------------------------------------------------------------
+
+    async def _read(self, sock: Sock) -> None:
+        ws = sock.ws
+        assert ws is not None
+        try:
+            async for message in ws:
+                received = now()
+                try:
+                    frame = _decode(message)
+                except msgspec.DecodeError:
+                    sock.decode_errors += 1
+                    continue
+                self._on_frame(sock, frame, received)
+        except ConnectionClosed:
+            pass
+        finally:
+            sock.close_code = ws.close_code if ws.close_code is not None else 1006
+            sock.ready.set()  # whoever waits for it: it will not come now
+
+    def _on_frame(self, sock: Sock, frame: Frame, received: int) -> None:
+        sock.frames += 1
+        kind = frame.type
+        if self.phase:
+            sock.phase_frames += 1
+            sock.records.append((received, frame.id, kind))
+        if kind in REPLIES:
+            if kind == "ack":
+                self._on_ack(frame, received)
+            elif kind == "done":
+                self._on_done(frame)
+            elif kind == "error":
+                self._on_error(frame)
+            elif kind == "welcome":
+                sock.pid = frame.pid
+            elif kind == "resumed" and not sock.ready_ns:
+                sock.ready_ns = received
+                sock.ready.set()
+            return
+        if frame.id:
+            key = log_id_key(frame.id)
+            if key < sock.last or (key == sock.last and kind == sock.last_type):
+                if len(sock.violations) < 5:
+                    sock.violations.append(f"{kind} {frame.id} after {sock.last_type} {sock.last[0]}-{sock.last[1]}")
+                else:
+                    sock.violations.append("")
+            else:
+                sock.last, sock.last_type = key, kind
+        if kind == "snapshot":
+            if frame.questions is not None:
+                sock.tallies = {q.id: q.votes for q in frame.questions}
+            if frame.queue is not None:
+                sock.queue = list(frame.queue)
+            if not sock.ready_ns:
+                sock.ready_ns = received
+                sock.ready.set()
+        elif kind == "votes":
+            if frame.votes:
+                sock.tallies.update(frame.votes)
+        elif kind == "update" and frame.question is not None and frame.question.id:
+            question = frame.question
+            sock.tallies[question.id] = question.votes
+            if (
+                self.plan.approve_count
+                and self.moderators
+                and sock is self.moderators[0]
+                and question.status == "pending"
+                and question.id not in self.approved
+            ):
+                self.approvals.put_nowait(question.id)
+
+    def _on_ack(self, frame: Frame, received: int) -> None:
+        sent = self.pending_cids.pop(frame.cid, None)
+        if sent is None:
+            return
+        self.counts["acked"] = self.counts.get("acked", 0) + 1
+        self.ack_latency.add(received - sent)
+        audiences = (MODERATOR,) if self.plan.premoderated else (MODERATOR, PUBLIC)
+        if frame.id:
+            self.sends[frame.id] = (sent, "submit", audiences)
+
+    def _on_done(self, frame: Frame) -> None:
+        pending = self.pending_refs.pop(frame.ref, None)
+        if pending is None:
+            return
+        if frame.id:
+            self.sends[frame.id] = pending
+            self.counts["done"] = self.counts.get("done", 0) + 1
+        else:
+            self.counts["done_no_change"] = self.counts.get("done_no_change", 0) + 1
+
+    def _on_error(self, frame: Frame) -> None:
+        self.errors[frame.code] = self.errors.get(frame.code, 0) + 1
+        if frame.cid:
+            self.pending_cids.pop(frame.cid, None)
+        if frame.ref:
+            self.pending_refs.pop(frame.ref, None)
+
+    # --- the load ---------------------------------------------------------------------------------------
+
+    async def _send(self, sock: Sock, message: dict[str, Any]) -> bool:
+        if sock.ws is None or sock.close_code is not None:
+            self.counts["send_skipped_closed"] = self.counts.get("send_skipped_closed", 0) + 1
+            return False
+        try:
+            await sock.ws.send(_encode(message).decode())
+            if self.plan.dump_frames:
+                key = message.get("ref") or message.get("cid") or message.get("qid") or ""
+                self.sent_log.append((now(), sock.role, sock.index, str(message.get("type") or message.get("op")), key))
+        except ConnectionClosed:
+            self.counts["send_failed"] = self.counts.get("send_failed", 0) + 1
+            return False
+        return True
+
+    async def _moves(self, deadline: int) -> None:
+        mod = self.driver_sock
+        assert mod is not None
+        queue = list(mod.queue)
+        async for i in pace(self.plan.driver_rate, self.plan.driver_count, deadline):
+            if len(queue) < 2:
+                self.counts["moves_impossible"] = self.counts.get("moves_impossible", 0) + 1
+                return
+            first, last = queue[0], queue[-1]
+            ref = f"mv{i}"
+            self.pending_refs[ref] = (now(), "move", (PUBLIC, MODERATOR))
+            if await self._send(mod, {"type": "move", "qid": first, "after": last, "ref": ref}):
+                self.counts["moves_sent"] = self.counts.get("moves_sent", 0) + 1
+            else:
+                self.pending_refs.pop(ref, None)
+            queue = [*queue[1:], first]
+
+    async def _floor_ops(self, deadline: int) -> None:
+        driver = self.driver_sock
+        assert driver is not None
+        audiences = (MODERATOR,) if self.plan.driver == "lua" else (PUBLIC,)
+        async for i in pace(self.plan.driver_rate, self.plan.driver_count, deadline):
+            ref = f"op{i}"
+            self.pending_refs[ref] = (now(), "floor", audiences)
+            if await self._send(driver, {"op": self.plan.driver, "ref": ref, "payload": self.plan.payload}):
+                self.counts["ops_sent"] = self.counts.get("ops_sent", 0) + 1
+            else:
+                self.pending_refs.pop(ref, None)
+
+    def _question_text(self, i: int) -> str:
+        words = " ".join(self.rng.sample(WORDS, 12))
+        return f"Question {self.plan.worker}-{i}: what will you do about {words}?"
+
+    async def _submits(self, deadline: int) -> None:
+        submitters = self.participants[: self.plan.submitters]
+        if not submitters:
+            return
+        tag = f"{self.plan.worker}x{self.rng.randrange(1 << 30):x}"
+        async for i in pace(self.plan.submit_rate, self.plan.submit_count, deadline):
+            sock = submitters[i % len(submitters)]
+            cid = f"bench{tag}n{i}"
+            message = {
+                "type": "submit",
+                "cid": cid,
+                "text": self._question_text(i),
+                "name": f"Participant {sock.index}",
+                "organisation": "Benchmark Civil Society Network",
+                "country": "KE",
+            }
+            sent = now()
+            self.pending_cids[cid] = sent
+            if await self._send(sock, message):
+                self.counts["submits_sent"] = self.counts.get("submits_sent", 0) + 1
+                self._span(self.submit_span, sent)
+            else:
+                self.pending_cids.pop(cid, None)
+
+    @staticmethod
+    def _span(span: list[int], at: int) -> None:
+        if not span:
+            span.extend((at, at))
+        span[1] = at
+
+    async def _votes(self, deadline: int) -> None:
+        first = self.plan.submitters
+        voters = self.participants[first : first + self.plan.voters]
+        qids = self.plan.vote_qids
+        if not voters or not qids:
+            return
+        position = [0] * len(voters)
+        async for i in pace(self.plan.vote_rate, self.plan.vote_count, deadline):
+            v = i % len(voters)
+            turn = position[v]
+            position[v] += 1
+            qid = qids[turn % len(qids)]
+            up = (turn // len(qids)) % 2 == 0  # round 1 up on every question, round 2 down, …
+            sent = now()
+            if await self._send(voters[v], {"type": "upvote" if up else "unvote", "qid": qid}):
+                self.votes_net[qid] = self.votes_net.get(qid, 0) + (1 if up else -1)
+                self.counts["votes_sent"] = self.counts.get("votes_sent", 0) + 1
+                self._span(self.vote_span, sent)
+
+    async def _approver(self, deadline: int) -> None:
+        mod = self.moderators[0]
+        sent = 0
+        while sent < self.plan.approve_count:
+            remaining = (deadline - now()) / 1e9
+            if remaining <= 0:
+                return
+            try:
+                async with asyncio.timeout(remaining):
+                    qid = await self.approvals.get()
+            except TimeoutError:
+                return
+            if qid in self.approved:
+                continue
+            self.approved.add(qid)
+            ref = f"ap{sent}"
+            self.pending_refs[ref] = (now(), "approve", (PUBLIC, MODERATOR))
+            if await self._send(mod, {"type": "approve", "qid": qid, "ref": ref}):
+                self.counts["approves_sent"] = self.counts.get("approves_sent", 0) + 1
+            sent += 1
+
+    async def _shows(self, deadline: int) -> None:
+        mod = self.moderators[2 % len(self.moderators)]
+        qids = self.plan.show_qids
+        async for i in pace(self.plan.show_rate, self.plan.show_count, deadline):
+            ref = f"sh{i}"
+            self.pending_refs[ref] = (now(), "show", (PUBLIC, MODERATOR, SCREEN))
+            if await self._send(mod, {"type": "show", "qid": qids[i % len(qids)], "ref": ref}):
+                self.counts["shows_sent"] = self.counts.get("shows_sent", 0) + 1
+
+    async def run_load(self) -> dict[str, Any]:
+        plan = self.plan
+        for sock in self.sockets:
+            sock.baseline = dict(sock.tallies)
+        self.go_ns = now()
+        self.phase = True
+        deadline = self.go_ns + int(plan.max_load_s * 1e9)
+        jobs: list[Coroutine[Any, Any, None]] = []
+        if plan.driver == "moves" and self.driver_sock is not None:
+            jobs.append(self._moves(deadline))
+        elif plan.driver in ("raw", "stream", "lua"):
+            jobs.append(self._floor_ops(deadline))
+        if plan.submit_count:
+            jobs.append(self._submits(deadline))
+        if plan.vote_count:
+            jobs.append(self._votes(deadline))
+        if plan.approve_count and self.moderators:
+            jobs.append(self._approver(deadline + int(plan.reply_timeout_s * 1e9)))
+        if plan.show_count and self.moderators and plan.show_qids:
+            jobs.append(self._shows(deadline))
+        await asyncio.gather(*jobs)
+        self.load_end_ns = now()
+        # Every action sent gets its reply (ack, done or error) before the worker says it has sent everything.
+        for _ in range(int(plan.reply_timeout_s * 100)):
+            if not (self.pending_refs or self.pending_cids):
+                break
+            await asyncio.sleep(0.01)
+        return {
+            "sends": {log_id: [sent, kind, list(aud)] for log_id, (sent, kind, aud) in self.sends.items()},
+            "votes_net": self.votes_net,
+            "unanswered": len(self.pending_refs) + len(self.pending_cids),
+        }
+
+    # --- settling and reporting ---------------------------------------------------------------------------
+
+    async def settle(
+        self, expected: dict[str, list[str]], votes_net: dict[str, int], within_s: float
+    ) -> dict[str, Any]:
+        """Wait until every open socket has the newest acknowledged id of its audience and the final tallies."""
+        targets = {aud: max((log_id_key(i) for i in ids), default=(-1, -1)) for aud, ids in expected.items()}
+        started = now()
+        deadline = started + int(within_s * 1e9)
+
+        def settled(sock: Sock) -> bool:
+            if sock.close_code is not None or sock.ws is None:
+                return True  # it will be reported as closed; nothing more will come
+            if sock.last < targets.get(sock.audience, (-1, -1)):
+                return False
+            if votes_net and self.plan.protocol == "liveqa" and sock.audience in (PUBLIC, MODERATOR):
+                return all(sock.tallies.get(q, 0) == sock.baseline.get(q, 0) + n for q, n in votes_net.items())
+            return True
+
+        waiting = [s for s in self.sockets if not settled(s)]
+        while waiting and now() < deadline:
+            await asyncio.sleep(0.02)
+            waiting = [s for s in waiting if not settled(s)]
+        return {"unsettled": len(waiting), "settle_ns": now() - started}
+
+    def report(
+        self, expected: dict[str, list[str]], sends: dict[str, list[Any]], votes_net: dict[str, int]
+    ) -> dict[str, Any]:
+        expected_sets = {aud: set(ids) for aud, ids in expected.items()}
+        latency: dict[str, Histogram] = {}
+        delivered: dict[str, int] = {}
+        missing = 0
+        missing_examples: list[str] = []
+        tally_mismatch = 0
+        closed: dict[str, int] = {}
+        violations = 0
+        violation_examples: list[str] = []
+        decode_errors = 0
+        join = Histogram()
+        handshake = Histogram()
+        for sock in self.sockets:
+            delivered[sock.audience] = delivered.get(sock.audience, 0) + sock.phase_frames
+            seen: set[str] = set()
+            for received, log_id, kind in sock.records:
+                if kind in REPLIES or not log_id:
+                    continue  # an ack or done carries the id of the sender's own change: not its delivery
+                seen.add(log_id)
+                send = sends.get(log_id)
+                if send is not None:  # a participant's own question's frames are "own/…", not the audience's
+                    key = f"{'own' if kind == 'own' else sock.audience}/{send[1]}"
+                    latency.setdefault(key, Histogram()).add(received - int(send[0]))
+            want = expected_sets.get(sock.audience, set())
+            lost = want - seen
+            if lost and sock.ws is not None:
+                missing += len(lost)
+                if len(missing_examples) < 5:
+                    missing_examples.append(f"{sock.role}#{sock.index}: {len(lost)} ids, e.g. {min(lost)}")
+            if (
+                votes_net
+                and self.plan.protocol == "liveqa"
+                and sock.audience in (PUBLIC, MODERATOR)
+                and sock.ws is not None
+                and any(sock.tallies.get(q, 0) != sock.baseline.get(q, 0) + n for q, n in votes_net.items())
+            ):
+                tally_mismatch += 1
+            if sock.close_code is not None:
+                closed[str(sock.close_code)] = closed.get(str(sock.close_code), 0) + 1
+            violations += len(sock.violations)
+            violation_examples.extend(f"{sock.role}#{sock.index}: {v}" for v in sock.violations if v)
+            decode_errors += sock.decode_errors
+            if sock.ready_ns and sock.start_ns:
+                join.add(sock.ready_ns - sock.start_ns)
+            if sock.open_ns and sock.start_ns:
+                handshake.add(sock.open_ns - sock.start_ns)
+        result: dict[str, Any] = {
+            "worker": self.plan.worker,
+            "sockets": len(self.sockets),
+            "delivered": delivered,
+            "latency": {key: h.to_json() for key, h in latency.items()},
+            "ack_latency": self.ack_latency.to_json(),
+            "join_latency": join.to_json(),
+            "handshake_latency": handshake.to_json(),
+            "missing": missing,
+            "missing_examples": missing_examples,
+            "tally_mismatches": tally_mismatch,
+            "closed": closed,
+            "order_violations": violations,
+            "order_examples": violation_examples[:5],
+            "decode_errors": decode_errors,
+            "counts": self.counts,
+            "errors": self.errors,
+            "vote_span_ns": self.vote_span,
+            "submit_span_ns": self.submit_span,
+            "go_ns": self.go_ns,
+            "load_end_ns": self.load_end_ns,
+            "cpu_us": self_cpu_us(),
+        }
+        if self.plan.dump_frames:
+            # One JSON array per line: ["recv", role, socket, receive ns, type, log id] for every frame received
+            # during the load, ["sent", role, socket, send ns, type, ref|cid|qid] for every action sent.
+            with open(self.plan.dump_frames, "w") as out:
+                for sock in self.sockets:
+                    for received, log_id, kind in sock.records:
+                        out.write(json.dumps(["recv", sock.role, sock.index, received, kind, log_id]) + "\n")
+                for sent in self.sent_log:
+                    out.write(json.dumps(["sent", *sent]) + "\n")
+        return result
+
+    async def close(self) -> None:
+        async def one(sock: Sock) -> None:
+            if sock.ws is not None:
+                with contextlib.suppress(Exception):
+                    await sock.ws.close()
+
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(10):
+                await asyncio.gather(*(one(s) for s in self.sockets))
+        for sock in self.sockets:
+            if sock.reader is not None:
+                sock.reader.cancel()
+
+
+async def pace(rate: float, count: int, deadline: int) -> AsyncIterator[int]:
+    """Yield 0 … count-1 at `rate` per second from now (catching up in bursts when late), stopping at `deadline`."""
+    if rate <= 0 or count <= 0:
+        return
+    interval = 1e9 / rate
+    start = now()
+    for i in range(count):
+        due = start + int(i * interval)
+        current = now()
+        if current >= deadline:
+            return
+        if due > current:
+            await asyncio.sleep((due - current) / 1e9)
+        elif i % 32 == 0:
+            await asyncio.sleep(0)  # late: still let the readers run
+        yield i
+
+
+def emit(event: str, **fields: Any) -> None:
+    sys.stdout.write(json.dumps({"event": event, **fields}) + "\n")
+    sys.stdout.flush()
+
+
+async def main(plan_path: str) -> None:
+    plan = msgspec.json.decode(await asyncio.to_thread(Path(plan_path).read_bytes), type=Plan)
+    worker = Worker(plan)
+    loop = asyncio.get_running_loop()
+    commands = asyncio.StreamReader()
+    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(commands), sys.stdin)
+    emit("started", pid=os.getpid())
+    settle_info: dict[str, Any] = {"expected": {}, "sends": {}, "votes_net": {}}
+    try:
+        while line := await commands.readline():
+            command = json.loads(line)
+            match command["cmd"]:
+                case "join":
+                    emit("ready", **await worker.join_all())
+                case "go":
+                    sent = await worker.run_load()
+                    path = command["path"]
+                    await asyncio.to_thread(Path(path).write_text, json.dumps(sent))
+                    emit("sent", path=path)
+                case "settle":
+                    settle_info = json.loads(await asyncio.to_thread(Path(command["path"]).read_text))
+                    emit(
+                        "settled",
+                        **await worker.settle(settle_info["expected"], settle_info["votes_net"], command["timeout"]),
+                    )
+                case "report":
+                    report = worker.report(settle_info["expected"], settle_info["sends"], settle_info["votes_net"])
+                    await asyncio.to_thread(Path(command["path"]).write_text, json.dumps(report))
+                    emit("done", path=command["path"])
+                case "quit":
+                    break
+    finally:
+        await worker.close()
+
+
+def cli() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--plan", required=True, help="a Plan as JSON (the coordinator writes it)")
+    args = parser.parse_args()
+    asyncio.run(main(args.plan))
+
+
+if __name__ == "__main__":
+    cli()
