@@ -13,7 +13,7 @@ from starlette.middleware import Middleware
 from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 
-from liveqa import logs, migrations, retention, webhooks
+from liveqa import logs, migrations, retention, tasks, webhooks
 from liveqa.domain import screening
 from liveqa.domain.rules import SLUG
 from liveqa.hub import BLOCK_MS, Hub
@@ -73,17 +73,19 @@ def create_app(settings: Settings | None = None) -> Starlette:
         except Exception as exc:  # Redis may be starting; /readyz tells the truth later
             logger.warning("could not read Redis persistence settings: %r", exc)
         try:
-            async with Hub(store, reader) as hub, asyncio.TaskGroup() as tasks:
+            async with Hub(store, reader) as hub:
                 words = screening.load(settings.wordlist_dir)
                 app.state.services = Services(settings=settings, store=store, hub=hub, words=words)
-                janitor = tasks.create_task(retention.run_periodically(store), name="retention")
+                janitor = asyncio.create_task(retention.run_periodically(store), name="retention")
                 dispatcher = webhooks.Dispatcher(
                     store, retries=settings.webhook_retries, backoff_s=settings.webhook_backoff
                 )
-                courier = tasks.create_task(dispatcher.run(), name="webhooks")
-                yield
-                janitor.cancel()
-                courier.cancel()
+                courier = asyncio.create_task(dispatcher.run(), name="webhooks")
+                try:
+                    yield
+                finally:
+                    await tasks.stop(janitor)
+                    await tasks.stop(courier)
         finally:
             await client.aclose()
             await reader.aclose()

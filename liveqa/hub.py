@@ -12,7 +12,7 @@ from collections import defaultdict
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from liveqa import metrics, protocol as p, views
+from liveqa import metrics, protocol as p, tasks, views
 from liveqa.connection import Connection
 from liveqa.domain.errors import Rejected
 from liveqa.domain.state import EventState, LogEntry, log_id_key
@@ -60,10 +60,7 @@ class EventFeed:
 
     async def stop(self) -> None:
         for task in (self._task, self._presence):
-            if task is not None:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+            await tasks.stop(task)
 
     async def _refresh_presence(self) -> None:
         """Keep this process's moderator consoles listed (a crashed process's entries simply expire), and close
@@ -313,10 +310,7 @@ class Hub:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
-        if self._reaper is not None:
-            self._reaper.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._reaper
+        await tasks.stop(self._reaper)
         for feed in list(self._feeds.values()):
             await self._retire(feed)
         self._feeds.clear()

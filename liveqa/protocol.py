@@ -480,10 +480,13 @@ class Done(Outbound, tag="done"):
 
 
 class Error(Outbound, tag="error"):
+    """What went wrong, with what it is about: the action's `ref`, the submission's `cid`, or the question's `qid`."""
+
     code: str
     detail: str = ""
     ref: str = ""
     cid: str = ""
+    qid: str = ""
     retry_after_ms: int = 0
 
 

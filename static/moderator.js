@@ -64,7 +64,7 @@ const MESSAGES = {
     "action.reject": "Reject",
     "action.archive": "Archive",
     "action.restore": "Restore",
-    "action.answer": "Answered",
+    "action.answer": "Mark answered",
     "action.reopen": "Back to queue",
     "action.pin": "Pin",
     "action.unpin": "Unpin",
@@ -222,7 +222,7 @@ function failed(frame) {
     refreshPanel(action.qid, true);
   }
   if (action?.type === "move") movedQid = "";
-  toast(t("error.action", { action: t(`action.${action?.type ?? "move"}`).toLowerCase(), reason }));
+  toast(action ? t("error.action", { action: t(`action.${action.type}`).toLowerCase(), reason }) : reason);
 }
 
 let toastTimer = 0;
@@ -372,7 +372,7 @@ function updateCard(li, q, column, items) {
   }
   li.classList.toggle("on-screen", onScreen && column !== "screen");
   li.classList.toggle("pinned", Boolean(q.pinned) && q.status === "approved");
-  setText(p.votes, t("q.votes", { n: q.votes ?? 0 }));
+  setText(p.votes, q.status === "approved" || q.status === "answered" ? t("q.votes", { n: q.votes ?? 0 }) : "");
   setText(p.text, q.text);
   show(p.original, Boolean(q.original));
   setText(p.original.lastChild, q.original ?? "");
@@ -442,7 +442,8 @@ function updateActions(li, q, column, items) {
         ),
       ),
     );
-    if (focused) p.actions.querySelector(`[data-action="${focused}"]`)?.focus({ preventScroll: true });
+    const twin = { pin: "unpin", unpin: "pin" }[focused] ?? focused;
+    if (focused) p.actions.querySelector(`[data-action="${twin}"]`)?.focus({ preventScroll: true });
   }
   if (column === "queue") {
     const index = items.indexOf(q);

@@ -135,7 +135,7 @@ const voted = new Set(store.get(KEYS.votes, []));
 let announcements = [];
 let lastAction = null; // the latest edit/withdraw/vote sent: errors without a cid are about it
 let passcode = "";
-const ui = { editing: new Set(), confirming: new Set() };
+const ui = { editing: new Set(), confirming: new Set(), focus: "" }; // focus: qid whose controls take focus next
 
 // --- connection ----------------------------------------------------------------------------------------
 
@@ -298,11 +298,11 @@ function failed(frame) {
     return;
   }
   const action = lastAction;
+  if (!conn?.connected) return; // refused at connect (e.g. 4029, too many joins): the status line says what next
   if (action?.kind === "vote") {
+    lastAction = null; // undo once
     undoVote(action, code);
-    const message =
-      code === "rate_limited" ? t("error.rate_limited_vote", { seconds }) : errorText(frame);
-    showError("vote-error", message);
+    showError("vote-error", code === "rate_limited" ? t("error.rate_limited_vote", { seconds }) : errorText(frame));
   } else if (action) {
     showError("mine-error", errorText(frame));
   } else {
@@ -700,6 +700,8 @@ function updateMine(li, item) {
   }
   const mode = ui.editing.has(q.id) ? "edit" : ui.confirming.has(q.id) ? "confirm" : pending ? "buttons" : "none";
   if (li.dataset.mode === mode) return; // keep an open editor (and focus) as the person left it
+  const moveFocus = ui.focus === q.id;
+  if (moveFocus) ui.focus = "";
   li.dataset.mode = mode;
   if (mode === "edit") p.actions.replaceChildren(editor(q));
   else if (mode === "confirm") {
@@ -710,12 +712,14 @@ function updateMine(li, item) {
       " ",
       h("button", { type: "button", onclick: () => setMode(q.id, null) }, t("mine.withdrawKeep")),
     );
+    if (moveFocus) p.actions.lastChild.focus();
   } else if (mode === "buttons") {
     p.actions.replaceChildren(
       h("button", { type: "button", onclick: () => setMode(q.id, "edit") }, t("mine.edit")),
       " ",
       h("button", { type: "button", onclick: () => setMode(q.id, "confirm") }, t("mine.withdraw")),
     );
+    if (moveFocus) p.actions.firstChild.focus();
   } else p.actions.replaceChildren();
 }
 
@@ -755,6 +759,7 @@ function setMode(qid, mode) {
   ui.confirming.delete(qid);
   if (mode === "edit") ui.editing.add(qid);
   if (mode === "confirm") ui.confirming.add(qid);
+  ui.focus = qid;
   renderMine();
 }
 
@@ -774,6 +779,13 @@ function discard(cid) {
 localize(document, t);
 buildForm();
 if (event) renderEvent();
+else {
+  // First visit: show the title before the socket says hello (it may wait for a passcode).
+  fetch(`/api/events/${slug}`)
+    .then((response) => (response.ok ? response.json() : null))
+    .then((info) => info && !event && setEvent(info))
+    .catch(() => {});
+}
 renderMine();
 renderPublic();
 conn = connect(`/ws/e/${slug}/participant`, {

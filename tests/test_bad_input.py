@@ -192,3 +192,23 @@ async def test_posts_that_say_nothing_of_their_origin_are_refused(server: str, e
     async with httpx.AsyncClient(base_url=server) as http:
         response = await http.post(f"/e/{event.slug}/login", data={"name": "Mod", "password": event.password})
     assert response.status_code == 403
+
+
+async def test_errors_say_what_they_are_about(server: str, event: EventFixture) -> None:
+    """An error names the question (qid) or the submission (cid, even when the frame itself was refused)."""
+    client = await Client.open(server, event.slug)
+    await client.send("upvote", qid="777")
+    assert (await client.expect("error"))["qid"] == "777"
+    await client.send("submit", cid="abcdefgh-42", text="x", country="not a country")
+    refused = await client.expect("error")
+    assert refused["code"] == "invalid_message" and refused["cid"] == "abcdefgh-42"
+
+
+async def test_pages_and_qr_code_headers(server: str, event: EventFixture) -> None:
+    async with httpx.AsyncClient(base_url=server) as http:
+        page = await http.get(f"/e/{event.slug}")
+        qr = await http.get(f"/e/{event.slug}/qr.svg")
+    assert page.headers["referrer-policy"] == "same-origin"
+    assert "script-src 'self'" in page.headers["content-security-policy"]
+    assert qr.headers["content-type"].startswith("image/svg+xml")
+    assert b'xmlns="http://www.w3.org/2000/svg"' in qr.content

@@ -2,14 +2,28 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
+import re
 import shutil
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pytest
-from playwright.async_api import Browser, ConsoleMessage, Error as PlaywrightError, Page, async_playwright, expect
+from playwright.async_api import (
+    Browser,
+    ConsoleMessage,
+    Error as PlaywrightError,
+    Page,
+    WebSocketRoute,
+    async_playwright,
+    expect,
+)
 
 from tests.helpers import SECOND, EventFixture
+
+STATIC = Path(__file__).parent.parent / "static"
 
 pytestmark = pytest.mark.browser
 
@@ -24,6 +38,7 @@ CHROMIUM_ARGS = [
 PHONE = {"width": 375, "height": 740}
 DESKTOP = {"width": 1366, "height": 800}
 WAIT_MS = 10_000 * SECOND
+expect.set_options(timeout=WAIT_MS)
 
 
 @dataclass
@@ -211,3 +226,76 @@ async def test_markup_in_user_text_is_shown_as_text_everywhere(
     for page in (participant, moderator, screen):
         await no_script_ran(page)
     assert problems.seen == []
+
+
+async def test_lost_question_is_sent_again_with_the_same_cid(
+    server: str, event: EventFixture, browser: Browser, problems: Problems
+) -> None:
+    """The outbox: a submission lost with its connection is resent (same cid) on reconnect and after a reload."""
+    page = await page_in_new_context(browser, problems, "participant", PHONE)
+    sent: list[dict[str, object]] = []
+    received: list[dict[str, object]] = []
+    drop_next_submit = True
+    close_code = 1012  # server restart: the page reconnects by itself
+
+    async def relay(socket: WebSocketRoute) -> None:
+        upstream = socket.connect_to_server()
+
+        async def from_page(message: str | bytes) -> None:
+            nonlocal drop_next_submit
+            frame = json.loads(message)
+            sent.append(frame)
+            if frame["type"] == "submit" and drop_next_submit:
+                drop_next_submit = False
+                await socket.close(code=close_code, reason="lost on the way")  # the submission never reaches the server
+                return
+            upstream.send(message)
+
+        def from_server(message: str | bytes) -> None:
+            received.append(json.loads(message))
+            socket.send(message)
+
+        socket.on_message(from_page)
+        upstream.on_message(from_server)
+
+    await page.route_web_socket(re.compile(r"/ws/e/"), relay)
+    await page.goto(f"{server}/e/{event.slug}")
+    await expect(page.locator("#status")).to_have_class("status live")
+
+    first = "Is anyone taking notes for the minutes?"
+    await ask(page, first)
+    mine = page.locator("#mine li", has_text=first)
+    await expect(mine).to_contain_text("Waiting for a moderator")  # acknowledged after the reconnect
+    submits = [frame for frame in sent if frame["type"] == "submit"]
+    assert len(submits) == 2 and submits[0]["cid"] == submits[1]["cid"]
+    hellos = [frame for frame in sent if frame["type"] == "hello"]
+    assert len(hellos) == 2 and hellos[1]["last_id"] and hellos[1]["token"]
+    assert any(frame["type"] == "resumed" for frame in received)  # resumed, not a fresh snapshot
+
+    # Lost again, with a close the page does not retry after (policy): only a reload sends it, from localStorage.
+    drop_next_submit, close_code = True, 1008
+    second = "Will there be a second session?"
+    await ask(page, second)
+    await expect(page.locator("#status")).to_have_class("status stopped")
+    await expect(page.locator("#mine li", has_text=second)).to_contain_text("Not yet sent")
+    await page.reload()
+    await expect(page.locator("#mine li", has_text=second)).to_contain_text("Waiting for a moderator")
+    cids = [frame["cid"] for frame in sent if frame["type"] == "submit" and frame["text"] == second]
+    assert len(cids) == 2 and cids[0] == cids[1]
+    await asyncio.sleep(0.3)  # nothing more arrives: each question is stored once
+    assert await page.locator("#mine li").count() == 2
+    assert problems.seen == []
+
+
+def test_participant_page_weighs_under_60_kb() -> None:
+    """The participant page with everything it loads (HTML, scripts, their imports, styles) stays under 60 KB."""
+    html = (STATIC / "participant.html").read_text()
+    files = {"participant.html"} | set(re.findall(r'"/static/([\w.-]+)"', html))
+    pending = [name for name in files if name.endswith(".js")]
+    while pending:
+        imports = set(re.findall(r'from "\./([\w.-]+)"', (STATIC / pending.pop()).read_text()))
+        pending += sorted(imports - files)
+        files |= imports
+    assert {"participant.js", "common.js", "style.css"} <= files
+    total = sum((STATIC / name).stat().st_size for name in files)
+    assert total < 60_000, f"{total} bytes in {sorted(files)}"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import logging
 from pathlib import Path
@@ -192,8 +193,11 @@ async def qr_code(request: Request) -> Response:
     services, slug = _services(request), request.path_params["slug"]
     if not await _event_exists(request):
         return PlainTextResponse("unknown event", status_code=404)
-    svg = segno.make(f"{services.settings.base_url()}/e/{slug}", error="m").svg_inline(scale=8, border=2)
-    return Response(svg, media_type="image/svg+xml", headers={"cache-control": "max-age=3600"})
+    buffer = io.BytesIO()
+    segno.make(f"{services.settings.base_url()}/e/{slug}", error="m").save(
+        buffer, kind="svg", scale=8, border=2, xmldecl=False
+    )  # a standalone SVG document (with its namespace), so that <img> can show it
+    return Response(buffer.getvalue(), media_type="image/svg+xml", headers={"cache-control": "max-age=3600"})
 
 
 async def event_info(request: Request) -> Response:

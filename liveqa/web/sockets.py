@@ -18,7 +18,7 @@ from collections.abc import Awaitable, Callable
 import msgspec
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
-from liveqa import auth, metrics, protocol as p, submissions
+from liveqa import auth, metrics, protocol as p, submissions, tasks
 from liveqa.connection import Connection
 from liveqa.domain import errors, rules, text as texts
 from liveqa.domain.model import Status
@@ -42,6 +42,7 @@ UNSUPPORTED_VERSION = 4400
 HELLO_TIMEOUT_S = 10.0
 TRANSFER_TTL_S = 600
 _QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"")
+_CID = re.compile(r"[A-Za-z0-9_-]{8,64}")
 
 
 def _describe(exc: msgspec.MsgspecError) -> tuple[str, str]:
@@ -78,13 +79,13 @@ class Session:
             metrics.ERRORS.labels(frame.code).inc()
         self.conn.offer(p.encode(frame))
 
-    def invalid(self, code: str, detail: str) -> None:
+    def invalid(self, code: str, detail: str, *, cid: str = "") -> None:
         """Report an invalid message; too many in a minute close the socket (1008)."""
         now = time.monotonic()
         self._invalid.append(now)
         while self._invalid and now - self._invalid[0] > 60:
             self._invalid.popleft()
-        self.reply(p.Error(code=code, detail=detail))
+        self.reply(p.Error(code=code, detail=detail, cid=cid))
         if len(self._invalid) >= self.services.settings.invalid_limit:
             self.conn.shut(POLICY, "too many invalid messages")
 
@@ -173,7 +174,7 @@ async def _serve(session: Session, hello: p.Hello, welcome: p.Welcome, handle: H
     finally:
         session.feed.detach(conn)
         if not conn.close_code and session.websocket.application_state is WebSocketState.CONNECTED:
-            writer.cancel()
+            await tasks.stop(writer)
         try:
             await writer
         except (asyncio.CancelledError, WebSocketDisconnect, OSError, RuntimeError):
@@ -285,11 +286,12 @@ async def _participant_frame(session: Session, text: str) -> None:
     try:
         message = p.decode_participant(text)
     except msgspec.MsgspecError as exc:
-        session.invalid(*_describe(exc))
+        session.invalid(*_describe(exc), cid=_salvage_cid(text))
         return
     store, slug, pid = session.services.store, session.slug, session.conn.pid
     settings = session.services.settings
     cid = message.cid if isinstance(message, p.Submit) else ""
+    qid = getattr(message, "qid", "")
     try:
         match message:
             case p.Submit():
@@ -330,14 +332,24 @@ async def _participant_frame(session: Session, text: str) -> None:
             case p.Hello():
                 session.invalid("unexpected_hello", "hello is only the first frame")
     except errors.Rejected as exc:
-        session.reply(_error(exc, cid=cid))
+        session.reply(_error(exc, cid=cid, qid=qid))
 
 
 def _names(statuses: frozenset[Status]) -> frozenset[str]:
     return frozenset(str(s) for s in statuses)
 
 
-def _error(exc: errors.Rejected, *, cid: str = "", ref: str = "") -> p.Error:
+def _salvage_cid(text: str) -> str:
+    """The cid of a submission the decoder refused, when one can be read: so the sender's outbox knows which."""
+    try:
+        raw = msgspec.json.decode(text)
+    except msgspec.DecodeError:
+        return ""
+    cid = raw.get("cid") if isinstance(raw, dict) else None
+    return cid if isinstance(cid, str) and _CID.fullmatch(cid) else ""
+
+
+def _error(exc: errors.Rejected, *, cid: str = "", ref: str = "", qid: str = "") -> p.Error:
     retry = (
         exc.retry_after_ms
         if isinstance(exc, errors.RateLimited)
@@ -347,7 +359,7 @@ def _error(exc: errors.Rejected, *, cid: str = "", ref: str = "") -> p.Error:
     )
     if isinstance(exc, errors.Unavailable):
         logger.warning("store unavailable", extra={"error": exc.detail})
-    return p.Error(code=exc.code, detail=exc.detail, cid=cid, ref=ref, retry_after_ms=retry)
+    return p.Error(code=exc.code, detail=exc.detail, cid=cid, ref=ref, qid=qid, retry_after_ms=retry)
 
 
 # --- moderator ---------------------------------------------------------------------------------------
