@@ -33,6 +33,8 @@ const MESSAGES = {
     "controls.shortcutsHelp": "j / k select · a approve · r reject · s show on screen",
     "controls.exportCsv": "Export CSV",
     "controls.exportXlsx": "Export Excel",
+    "controls.source": "Source",
+    "controls.allSources": "All sources",
     "controls.logout": "Log out",
     "col.incoming": "Incoming",
     "col.queue": "Queue",
@@ -258,6 +260,12 @@ function move(qid, where) {
 
 // --- columns -------------------------------------------------------------------------------------------
 
+let sourceFilter = ""; // "" shows every channel; else only questions from that source (web, email, room…)
+
+function fromSource(q) {
+  return !sourceFilter || (q.source || "web") === sourceFilter;
+}
+
 function queueOrder() {
   const seen = new Set();
   const order = [];
@@ -269,11 +277,22 @@ function queueOrder() {
     }
   }
   for (const q of questions.values()) if (q.status === "approved" && !seen.has(q.id)) order.push(q);
-  return order;
+  return order.filter(fromSource);
+}
+
+function renderSources() {
+  const select = $("source-filter");
+  const sources = [...new Set([...questions.values()].map((q) => q.source || "web"))].sort();
+  const key = sources.join("|");
+  if (select.dataset.key === key) return;
+  select.dataset.key = key;
+  const first = select.firstElementChild;
+  select.replaceChildren(first, ...sources.map((s) => h("option", { value: s }, s)));
+  select.value = sources.includes(sourceFilter) ? sourceFilter : "";
 }
 
 function columns() {
-  const all = [...questions.values()];
+  const all = [...questions.values()].filter(fromSource);
   const newest = (a, b) => (b.created ?? 0) - (a.created ?? 0);
   const latest = (a, b) => (b.updated ?? 0) - (a.updated ?? 0);
   return {
@@ -286,6 +305,7 @@ function columns() {
 }
 
 function render() {
+  renderSources();
   const active = document.activeElement;
   const activeCard = active?.closest?.(".mq");
   const activeList = activeCard?.parentElement;
@@ -720,6 +740,10 @@ $("export-xlsx").href = `/e/${slug}/export.xlsx`;
 $("shortcuts").checked = store.get(SHORTCUTS_KEY, true);
 $("shortcuts").addEventListener("change", () => store.set(SHORTCUTS_KEY, $("shortcuts").checked));
 $("open-toggle").addEventListener("click", () => event && act("set_open", { open: !event.open }));
+$("source-filter").addEventListener("change", (e) => {
+  sourceFilter = e.target.value;
+  render();
+});
 $("clear-screen").addEventListener("click", () => act("clear_screen"));
 document.addEventListener("keydown", onKey);
 render();

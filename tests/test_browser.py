@@ -21,7 +21,8 @@ from playwright.async_api import (
     expect,
 )
 
-from tests.helpers import SECOND, EventFixture
+from liveqa.store import RedisStore
+from tests.helpers import SECOND, Client, EventFixture
 
 STATIC = Path(__file__).parent.parent / "static"
 
@@ -299,3 +300,29 @@ def test_participant_page_weighs_under_60_kb() -> None:
     assert {"participant.js", "common.js", "style.css"} <= files
     total = sum((STATIC / name).stat().st_size for name in files)
     assert total < 60_000, f"{total} bytes in {sorted(files)}"
+
+
+async def test_console_filters_by_source(
+    server: str, event: EventFixture, browser: Browser, problems: Problems, store: RedisStore
+) -> None:
+    """Questions from other channels are marked, and the console can show one channel at a time."""
+    import httpx
+
+    token = await store.add_channel(event.slug, "email")
+    async with httpx.AsyncClient(base_url=server, headers={"authorization": f"Bearer {token}"}) as http:
+        response = await http.post(
+            f"/api/v1/events/{event.slug}/intake",
+            json={"id": "m1", "text": "Sent by email", "name": "E", "organisation": "O", "country": "KE"},
+        )
+        assert response.status_code == 201
+    asker = await Client.open(server, event.slug)
+    await asker.submit("Sent from the page")
+    page = await moderator_page(browser, problems, server, event)
+    incoming = page.locator("#incoming > li")
+    await expect(incoming).to_have_count(2)
+    await page.select_option("#source-filter", "email")
+    await expect(incoming).to_have_count(1)
+    await expect(incoming.first).to_contain_text("Sent by email")
+    await page.select_option("#source-filter", "")
+    await expect(incoming).to_have_count(2)
+    assert problems.seen == []
