@@ -79,6 +79,21 @@ const MESSAGES = {
     "action.up": "Move up",
     "action.down": "Move down",
     "action.top": "Move to top",
+    "action.reply": "Answer in writing",
+    "action.translate": "Text for the room",
+    "action.ban": "Ban asker",
+    "action.unban": "Lift ban",
+    "action.announce": "Announce",
+    "reply.label": "Written answer (the asker and everyone who sees the question will read it)",
+    "reply.save": "Publish answer",
+    "translate.label": "The question in another language, shown under the original on the screen",
+    "translate.lang": "Language code (e.g. en, fr, ar)",
+    "translate.save": "Save text",
+    "announce.label": "Announcement to every participant",
+    "ban.confirm": "Ban this participant from sending questions and voting?",
+    "q.answer": "Answer: {text}",
+    "q.display": "For the room ({lang}): {text}",
+    "q.banned": "Banned",
     "reject.legend": "Why? The asker will see this reason.",
     "reject.reason": "Reason",
     "reject.confirm": "Reject question",
@@ -127,6 +142,7 @@ const questions = new Map();
 let queue = [];
 let screen = "";
 let moderators = [];
+let banned = new Set(); // participant ids barred from asking and voting
 const sent = new Map(); // ref → {type, qid}: waiting for done or error
 const panels = new Map(); // qid → "reject" | "edit" | "tags": the open inline form
 let selected = "";
@@ -152,12 +168,14 @@ function onFrame(frame) {
       queue = frame.queue ?? [];
       screen = frame.screen ?? "";
       moderators = frame.moderators ?? moderators;
+      banned = new Set(frame.banned ?? []);
       render();
       break;
     case "update":
       if (frame.question) questions.set(frame.question.id, frame.question);
       if (Array.isArray(frame.queue)) queue = frame.queue;
       if (typeof frame.screen === "string") screen = frame.screen;
+      if (Array.isArray(frame.banned)) banned = new Set(frame.banned);
       render();
       if (movedQid && Array.isArray(frame.queue)) announceMove();
       break;
@@ -173,6 +191,9 @@ function onFrame(frame) {
     case "presence":
       moderators = frame.moderators ?? [];
       renderPresence();
+      break;
+    case "announcement":
+      setText($("announce-status"), frame.text);
       break;
     case "done":
       done(frame);
@@ -352,6 +373,7 @@ function createCard(q, column) {
     time: timeElement(q.created || Date.now(), lang),
     tags: h("p", { class: "mq-tags" }),
     reason: h("p", { class: "mq-reason", dir: "auto" }),
+    notes: h("p", { class: "mq-notes", dir: "auto" }),
     actions: h("div", { class: "mq-actions" }),
     panel: h("div", { class: "mq-panel" }),
   };
@@ -364,6 +386,7 @@ function createCard(q, column) {
     parts.who,
     h("p", { class: "mq-meta" }, parts.time, " ", parts.shown),
     parts.tags,
+    parts.notes,
     parts.reason,
     parts.actions,
     parts.panel,
@@ -385,6 +408,7 @@ function updateCard(li, q, column, items) {
   if (q.held) badges.push(h("span", { class: "badge held" }, t("q.held", { word: q.held })));
   if (q.source && q.source !== "web") badges.push(h("span", { class: "badge" }, t("q.source", { source: q.source })));
   if (q.original) badges.push(h("span", { class: "badge" }, t("q.edited")));
+  if (q.pid && banned.has(q.pid)) badges.push(h("span", { class: "badge held" }, t("q.banned")));
   const badgeKey = badges.map((b) => b.textContent).join("|");
   if (p.badges.dataset.key !== badgeKey) {
     p.badges.dataset.key = badgeKey;
@@ -411,6 +435,12 @@ function updateCard(li, q, column, items) {
     p.tags.replaceChildren(...(q.tags ?? []).map((tag) => h("span", { class: "tag", dir: "auto" }, tag)));
   }
   show(p.tags, (q.tags ?? []).length > 0);
+  const extra = [
+    q.display ? t("q.display", { lang: q.display_lang || "?", text: q.display }) : "",
+    q.answer ? t("q.answer", { text: q.answer }) : "",
+  ].filter(Boolean);
+  setText(p.notes, extra.join("\n"));
+  show(p.notes, extra.length > 0);
   const reason = q.status === "rejected" && q.reason ? t("q.reason", { reason: q.reason }) : "";
   setText(p.reason, reason + (q.by && column === "closed" ? ` (${t("q.by", { name: q.by })})` : ""));
   show(p.reason, Boolean(reason));
@@ -421,17 +451,21 @@ function updateCard(li, q, column, items) {
 // Buttons by status. Up/down/top keep their place and only switch aria-disabled, so focus stays put.
 function buttonsFor(q, column) {
   if (column === "screen") return ["answer"];
+  const ban = q.pid ? [banned.has(q.pid) ? "unban" : "ban"] : [];
   switch (q.status) {
     case "pending":
-      return ["approve", "reject", "answer", "archive", "edit", "tag"];
+      return ["approve", "reject", "answer", "archive", "edit", "tag", "translate", ...ban];
     case "approved":
-      return ["up", "down", "top", q.pinned ? "unpin" : "pin", "show", "answer", "reject", "archive", "edit", "tag"];
+      return [
+        "up", "down", "top", q.pinned ? "unpin" : "pin", "show", "answer", "reject", "archive", "edit", "tag",
+        "reply", "translate", ...ban,
+      ];
     case "answered":
-      return ["reopen", "show", "archive", "edit", "tag"];
+      return ["reopen", "show", "archive", "edit", "tag", "reply", "translate"];
     case "rejected":
-      return ["restore", "approve", "archive", "edit"];
+      return ["restore", "approve", "archive", "edit", ...ban];
     case "archived":
-      return ["restore", "approve", "edit"];
+      return ["restore", "approve", "edit", "reply"];
     default:
       return [];
   }
@@ -491,8 +525,16 @@ function perform(name, qid) {
     case "reject":
     case "edit":
     case "tag":
+    case "reply":
+    case "translate":
       panels.set(qid, name === "tag" ? "tags" : name);
       refreshPanel(qid, true);
+      break;
+    case "ban":
+      if (window.confirm(t("ban.confirm"))) act("ban", { pid: q.pid });
+      break;
+    case "unban":
+      act("unban", { pid: q.pid });
       break;
     case "clear_screen":
       act("clear_screen");
@@ -528,7 +570,8 @@ function refreshPanel(qid, focus, li = cardFor(qid)) {
     panel.replaceChildren();
     return;
   }
-  const form = kind === "reject" ? rejectForm(q) : kind === "edit" ? editForm(q) : tagsForm(q);
+  const forms = { reject: rejectForm, edit: editForm, tags: tagsForm, reply: replyForm, translate: translateForm };
+  const form = forms[kind](q);
   panel.replaceChildren(form);
   if (focus) form.querySelector("input, textarea")?.focus();
 }
@@ -628,6 +671,62 @@ function tagsForm(q) {
       "p",
       { class: "actions" },
       h("button", { type: "submit", class: "primary" }, t("tags.save")),
+      h("button", { type: "button", onclick: () => closePanel(q.id) }, t("form.cancel")),
+    ),
+  );
+}
+
+function replyForm(q) {
+  const id = `reply-${q.id}`;
+  const area = h("textarea", { id, rows: 4, dir: "auto", maxlength: 4000 });
+  area.value = q.answer ?? "";
+  return h(
+    "form",
+    {
+      class: "mq-form",
+      onsubmit: (e) => {
+        e.preventDefault();
+        if (act("reply", { qid: q.id, text: area.value.trim() })) closePanel(q.id);
+      },
+      onkeydown: (e) => e.key === "Escape" && closePanel(q.id),
+    },
+    h("label", { for: id }, t("reply.label")),
+    area,
+    h(
+      "p",
+      { class: "actions" },
+      h("button", { type: "submit", class: "primary" }, t("reply.save")),
+      h("button", { type: "button", onclick: () => closePanel(q.id) }, t("form.cancel")),
+    ),
+  );
+}
+
+function translateForm(q) {
+  const id = `translate-${q.id}`;
+  const area = h("textarea", { id, rows: 3, dir: "auto", maxlength: 2000 });
+  area.value = q.display ?? "";
+  const langId = `translate-lang-${q.id}`;
+  const langInput = h("input", { id: langId, size: 6, autocomplete: "off", pattern: "[a-z]{2,3}(-[A-Za-z0-9]{2,8})?" });
+  langInput.value = q.display_lang || "en";
+  return h(
+    "form",
+    {
+      class: "mq-form",
+      onsubmit: (e) => {
+        e.preventDefault();
+        const text = area.value.trim();
+        if (act("translate", { qid: q.id, text, lang: text ? langInput.value.trim() : "" })) closePanel(q.id);
+      },
+      onkeydown: (e) => e.key === "Escape" && closePanel(q.id),
+    },
+    h("label", { for: id }, t("translate.label")),
+    area,
+    h("label", { for: langId }, t("translate.lang")),
+    langInput,
+    h(
+      "p",
+      { class: "actions" },
+      h("button", { type: "submit", class: "primary" }, t("translate.save")),
       h("button", { type: "button", onclick: () => closePanel(q.id) }, t("form.cancel")),
     ),
   );
@@ -740,6 +839,12 @@ $("export-xlsx").href = `/e/${slug}/export.xlsx`;
 $("shortcuts").checked = store.get(SHORTCUTS_KEY, true);
 $("shortcuts").addEventListener("change", () => store.set(SHORTCUTS_KEY, $("shortcuts").checked));
 $("open-toggle").addEventListener("click", () => event && act("set_open", { open: !event.open }));
+$("announce-form").addEventListener("submit", (e) => {
+  e.preventDefault();
+  const input = $("announce-text");
+  const text = input.value.trim();
+  if (text && act("announce", { text })) input.value = "";
+});
 $("source-filter").addEventListener("change", (e) => {
   sourceFilter = e.target.value;
   render();

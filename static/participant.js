@@ -658,13 +658,23 @@ function createMine(item) {
     text: h("p", { class: "q-text", dir: "auto" }),
     state: h("span", { class: "badge state" }),
     reason: h("p", { class: "q-reason", dir: "auto" }),
+    answerText: h("span", { dir: "auto" }),
     actions: h("p", { class: "q-actions" }),
     editor: null,
   };
+  parts.answer = h("p", { class: "q-answer" }, h("strong", {}, t("q.answer")), " ", parts.answerText);
   const li = h(
     "li",
     { class: "q mine" },
-    h("div", { class: "q-body" }, parts.text, h("p", { class: "q-meta" }, parts.state), parts.reason, parts.actions),
+    h(
+      "div",
+      { class: "q-body" },
+      parts.text,
+      h("p", { class: "q-meta" }, parts.state),
+      parts.reason,
+      parts.answer,
+      parts.actions,
+    ),
   );
   li.parts = parts;
   return li;
@@ -679,6 +689,7 @@ function updateMine(li, item) {
     setText(p.state, t(`state.${state}`));
     p.state.className = `badge state ${state}`;
     show(p.reason, false);
+    show(p.answer, false);
     const discardable = state === "queued" || state === "held" || state === "waiting";
     p.actions.replaceChildren(
       ...(discardable
@@ -693,6 +704,8 @@ function updateMine(li, item) {
   p.state.className = `badge state status-${q.status}`;
   setText(p.reason, q.reason ? t("mine.reason", { reason: q.reason }) : "");
   show(p.reason, q.status === "rejected" && Boolean(q.reason));
+  setText(p.answerText, q.answer ?? "");
+  show(p.answer, Boolean(q.answer));
   const pending = q.status === "pending";
   if (!pending) {
     ui.editing.delete(q.id);

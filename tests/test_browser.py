@@ -326,3 +326,36 @@ async def test_console_filters_by_source(
     await page.select_option("#source-filter", "")
     await expect(incoming).to_have_count(2)
     assert problems.seen == []
+
+
+async def test_console_answers_in_writing_translates_announces_and_bans(
+    server: str, event: EventFixture, browser: Browser, problems: Problems
+) -> None:
+    """The console's forms reach the participant's page: a written answer and an announcement; a ban sticks."""
+    moderator = await moderator_page(browser, problems, server, event)
+    participant = await participant_page(browser, problems, server, event)
+    question = "Will the minutes be published?"
+    await ask(participant, question)
+    card = moderator.locator("#incoming > li", has_text=question)
+    await card.get_by_role("button", name="Approve").click()
+    queued = moderator.locator("#queue > li", has_text=question)
+    await queued.get_by_role("button", name="Answer in writing").click()
+    await queued.get_by_label("Written answer").fill("Yes, within two weeks.")
+    await queued.get_by_role("button", name="Publish answer").click()
+    await expect(queued).to_contain_text("Answer: Yes, within two weeks.")
+    await expect(participant.locator("#mine li", has_text=question)).to_contain_text("Yes, within two weeks.")
+
+    await queued.get_by_role("button", name="Text for the room").click()
+    await queued.get_by_label("The question in another language").fill("Les procès-verbaux seront-ils publiés ?")
+    await queued.get_by_role("button", name="Save text").click()
+    await expect(queued).to_contain_text("For the room (en): Les procès-verbaux")
+
+    await moderator.get_by_label("Announcement to every participant").fill("Item 2 now")
+    await moderator.get_by_role("button", name="Announce").click()
+    await expect(participant.get_by_text("Item 2 now")).to_be_visible()
+
+    moderator.on("dialog", lambda dialog: asyncio.ensure_future(dialog.accept()))
+    await queued.get_by_role("button", name="Ban asker").click()
+    await expect(queued).to_contain_text("Banned")
+    await expect(queued.get_by_role("button", name="Lift ban")).to_be_visible()
+    assert problems.seen == []
