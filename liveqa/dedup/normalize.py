@@ -50,7 +50,7 @@ def has_cjk(text: str) -> bool:
 def script(text: str) -> str:
     """The script most of the text's letters are in: latin, cyrillic, arabic, han, greek, … or "" for none."""
     counts: dict[str, int] = {}
-    for char in text:
+    for char in fold(text):
         if char.isalpha():
             name = unicodedata.name(char, "")
             first = name.split(" ", 1)[0].lower()
@@ -58,3 +58,34 @@ def script(text: str) -> str:
                 first = "han"
             counts[first] = counts.get(first, 0) + 1
     return max(counts, key=lambda s: counts[s]) if counts else ""
+
+
+# Frequent words that tell English, French and Spanish apart (all three are written in Latin letters).
+_FUNCTION_WORDS = {
+    "en": frozenset(
+        "the of and to in is are a an what how why who which when where do does did for on with be will can "
+        "would should could i you it that this there their they we our your have has was were not".split()
+    ),
+    "fr": frozenset(
+        "le les des du et est un une qui pour dans sur au aux il elle ils pas ce cette ces quel quelle quels "
+        "comment pourquoi avec sont ne nous vous leur leurs ou mais tres peut etre fait a".split()
+    ),
+    "es": frozenset(
+        "el los las del y es un una por para con se su sus al como cual cuales porque son no lo muy puede "
+        "esta este estos estan hay pero donde cuando quien ha han o".split()
+    ),
+}
+_SCRIPT_LANGUAGE = {"han": "zh", "arabic": "ar", "cyrillic": "ru"}
+
+
+def language(text: str) -> str:
+    """A guess good enough to tell translations apart: ar, zh, ru, en, fr, es, or the script's name."""
+    found = script(text)
+    if found in _SCRIPT_LANGUAGE:
+        return _SCRIPT_LANGUAGE[found]
+    if found != "latin":
+        return found
+    words = tokens(text)
+    counts = {lang: sum(w in vocabulary for w in words) for lang, vocabulary in _FUNCTION_WORDS.items()}
+    best = max(counts, key=lambda lang: counts[lang])
+    return best if counts[best] > 0 else "latin"

@@ -1,0 +1,302 @@
+"""One event's questions, in memory, for finding the ones a new question repeats.
+
+Three layers: an exact repeat (same normalised text) is merged; otherwise the questions nearest by embedding
+cosine are scored by a small logistic blend of cheap signals (cosine, shared words and character trigrams,
+length ratio, languages, numbers and places), and the best one decides: MERGE at MERGE_AT or more when no
+conflict (place, number, opposite ask) stands between the two, SUGGEST at SUGGEST_AT or more, NEW below.
+The weights and thresholds were fitted on development data by `bench/dedup_eval.py --fit` (docs/dedup.md).
+
+Pure and synchronous: no I/O, one instance per event, not thread-safe (use it from one thread or task).
+Vectors come back from `add` and `decide` so that the caller can store them (`semantic.to_bytes`) and rebuild
+an index after a restart without recomputing them.
+"""
+
+from __future__ import annotations
+
+import enum
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import numpy as np
+
+from liveqa.dedup import conflicts
+from liveqa.dedup.lexical import Profile, jaccard, length_ratio, profile, trigrams
+from liveqa.dedup.semantic import Embedder, Vector, default_embedder, from_bytes
+
+SIGNALS = (
+    "cosine",
+    "cosine_cross_language",  # cosine again, when the two seem to be in different languages (translations)
+    "cross_language",
+    "word_overlap",  # Jaccard of the folded words (0 across languages)
+    "trigram_overlap",  # Jaccard of character trigrams (0 across languages)
+    "length_ratio",
+    "numbers_differ",
+    "places_differ",
+    "same_first_word",  # "how …" / "how …" (0 across languages)
+)
+# Logistic regression on SIGNALS, intercept first (bench/dedup_eval.py --fit).
+WEIGHTS = (-6.462, 8.509, 2.385, -0.033, -1.424, 1.202, -0.051, -0.556, -0.159, -0.339)
+SUGGEST_AT = 0.3  # possible duplicate: shown to moderators with a one-click merge
+MERGE_AT = 0.75  # merged automatically (unless a conflict stands between the two)
+HINT_AT = 0.25  # "similar questions" while a participant types
+SHORTLIST = 12  # the nearest questions by cosine that are scored
+
+
+class Outcome(enum.StrEnum):
+    MERGE = "merge"
+    SUGGEST = "suggest"
+    NEW = "new"
+
+
+@dataclass(frozen=True, slots=True)
+class Match:
+    """An indexed question compared with a new text."""
+
+    id: str
+    text: str
+    group: str  # the group it belongs to (its own id until it is merged)
+    score: float  # probability-like, 0..1 (1.0 for an exact repeat)
+    cosine: float
+    exact: bool
+    conflicts: tuple[conflicts.Conflict, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """What to do with a new question; `match` is the question it merges with or is suggested for."""
+
+    outcome: Outcome
+    reason: str
+    match: Match | None
+    candidates: tuple[Match, ...]  # every match scored, best first, one per group
+    vector: Vector  # the new question's vector, to store with it
+
+    @property
+    def suggestions(self) -> tuple[Match, ...]:
+        """Every group the question may repeat (score SUGGEST_AT or more), best first: "possible duplicate of …"."""
+        return tuple(m for m in self.candidates if m.exact or m.score >= SUGGEST_AT)
+
+
+def signals(a: Profile, b: Profile, cosine: float) -> tuple[float, ...]:
+    """The blend's inputs for one pair, in the order of SIGNALS."""
+    cross = 1.0 if _different_languages(a.language, b.language) else 0.0
+    same = 1.0 - cross
+    return (
+        cosine,
+        cosine * cross,
+        cross,
+        same * jaccard(a.words, b.words),
+        same * jaccard(trigrams(a.key), trigrams(b.key)),
+        length_ratio(a, b),
+        1.0 if a.marks.numbers != b.marks.numbers else 0.0,
+        1.0 if a.marks.places != b.marks.places else 0.0,
+        same * (1.0 if a.first == b.first and a.first else 0.0),
+    )
+
+
+_LATIN = frozenset({"en", "es", "fr", "latin"})
+
+
+def _different_languages(a: str, b: str) -> bool:
+    if a == b:
+        return False
+    # "latin": Latin letters without a telling word; it may be in the other's language
+    return not ("latin" in (a, b) and a in _LATIN and b in _LATIN)
+
+
+def blend(values: tuple[float, ...], weights: tuple[float, ...] = WEIGHTS) -> float:
+    """The blended score of SIGNALS values: a logistic function, 0..1."""
+    z = weights[0] + sum(w * x for w, x in zip(weights[1:], values, strict=True))
+    return 1.0 / (1.0 + math.exp(-max(-60.0, min(60.0, z))))
+
+
+class Index:
+    """The questions of one event: id, text, vector, group, and whether participants may see it."""
+
+    def __init__(self, embedder: Embedder | None = None, *, capacity: int = 256) -> None:
+        self.embedder = embedder if embedder is not None else default_embedder()
+        self._matrix = np.zeros((max(capacity, 1), self.embedder.dim), dtype=np.float32)
+        self._visible = np.zeros(max(capacity, 1), dtype=bool)
+        self._ids: list[str] = []
+        self._texts: list[str] = []
+        self._groups: list[str] = []
+        self._profiles: list[Profile] = []
+        self._rows: dict[str, int] = {}
+        self._keys: dict[str, set[str]] = {}
+
+    @classmethod
+    def rebuild(cls, stored: Iterable[tuple[str, str, bytes | Vector]], embedder: Embedder | None = None) -> Index:
+        """An index from stored (id, text, vector) rows, without computing any embedding."""
+        index = cls(embedder)
+        for qid, text, vector in stored:
+            index.add(qid, text, vector)
+        return index
+
+    def __len__(self) -> int:
+        return len(self._ids)
+
+    def __contains__(self, qid: object) -> bool:
+        return qid in self._rows
+
+    def embed(self, text: str) -> Vector:
+        """The text's unit vector (what `add` stores when it is given none)."""
+        vector: Vector = self.embedder.encode([text])[0]
+        return vector
+
+    def add(
+        self,
+        qid: str,
+        text: str,
+        vector: bytes | Vector | None = None,
+        *,
+        group: str | None = None,
+        visible: bool = True,
+    ) -> Vector:
+        """Index a question (again, if the id is known: its text, vector, group and visibility are replaced).
+
+        `vector` is the stored one (bytes or array) or None to compute it; the vector used is returned.
+        `visible`: whether participants may see it in their "similar questions" hints (approved questions,
+        or every question in an event without pre-moderation).
+        """
+        if isinstance(vector, bytes):
+            vec = from_bytes(vector, self.embedder.dim)
+        elif vector is None:
+            vec = self.embed(text)
+        else:
+            vec = np.asarray(vector, dtype=np.float32).reshape(-1)
+        if vec.shape != (self.embedder.dim,):
+            raise ValueError(f"a vector has {self.embedder.dim} dimensions, not {vec.shape}")
+        norm = float(np.linalg.norm(vec))
+        if norm > 0:
+            vec = vec / norm
+        if qid in self._rows:
+            self.remove(qid)
+        row = len(self._ids)
+        if row == len(self._matrix):
+            self._matrix = np.concatenate([self._matrix, np.zeros_like(self._matrix)])
+            self._visible = np.concatenate([self._visible, np.zeros_like(self._visible)])
+        self._matrix[row] = vec
+        self._visible[row] = visible
+        prof = profile(text)
+        self._ids.append(qid)
+        self._texts.append(text)
+        self._groups.append(group or qid)
+        self._profiles.append(prof)
+        self._rows[qid] = row
+        self._keys.setdefault(prof.key, set()).add(qid)
+        return vec
+
+    def remove(self, qid: str) -> None:
+        """Forget a question (withdrawn, rejected, erased); unknown ids are ignored."""
+        row = self._rows.pop(qid, None)
+        if row is None:
+            return
+        same_key = self._keys[self._profiles[row].key]
+        same_key.discard(qid)
+        if not same_key:
+            del self._keys[self._profiles[row].key]
+        last = len(self._ids) - 1
+        if row != last:  # move the last question into the hole
+            self._matrix[row] = self._matrix[last]
+            self._visible[row] = self._visible[last]
+            self._ids[row] = self._ids[last]
+            self._texts[row] = self._texts[last]
+            self._groups[row] = self._groups[last]
+            self._profiles[row] = self._profiles[last]
+            self._rows[self._ids[row]] = row
+        self._visible[last] = False
+        for column in (self._ids, self._texts, self._groups, self._profiles):
+            column.pop()
+
+    def set_group(self, qid: str, group: str | None) -> None:
+        """Record that a question was merged into a group (or split off again, with None)."""
+        self._groups[self._rows[qid]] = group or qid
+
+    def set_visible(self, qid: str, visible: bool = True) -> None:
+        """Show a question in participants' hints (when approved), or hide it again."""
+        self._visible[self._rows[qid]] = visible
+
+    def candidates(
+        self,
+        text: str,
+        *,
+        limit: int = 5,
+        min_score: float = 0.0,
+        visible_only: bool = False,
+        vector: Vector | None = None,
+    ) -> list[Match]:
+        """The indexed questions most like `text`, best first, one per group, scoring `min_score` or more.
+
+        For the "similar questions" hint: `candidates(draft, min_score=HINT_AT, visible_only=True)`.
+        """
+        vec = self.embed(text) if vector is None else vector
+        found = self._scored(profile(text), vec, visible_only)
+        return [m for m in found if m.score >= min_score][:limit]
+
+    def decide(self, text: str, *, vector: Vector | None = None) -> Decision:
+        """MERGE, SUGGEST or NEW for a question arriving now, against every indexed question (visible or not)."""
+        vec = self.embed(text) if vector is None else vector
+        prof = profile(text)
+        if not prof.key:
+            return Decision(Outcome.NEW, "no words to compare", None, (), vec)
+        found = tuple(self._scored(prof, vec, visible_only=False))
+        for match in found:
+            if match.exact:
+                return Decision(Outcome.MERGE, "the same text", match, found, vec)
+            if match.score < MERGE_AT:
+                break
+            if not match.conflicts:
+                return Decision(Outcome.MERGE, f"score {match.score:.2f} ≥ {MERGE_AT}", match, found, vec)
+        if found and found[0].score >= SUGGEST_AT:
+            best = found[0]
+            reason = f"score {best.score:.2f} ≥ {SUGGEST_AT}"
+            if best.conflicts:
+                reason += "; not merged: " + "; ".join(str(c) for c in best.conflicts)
+            return Decision(Outcome.SUGGEST, reason, best, found, vec)
+        return Decision(Outcome.NEW, "no similar question", None, found, vec)
+
+    def _scored(self, prof: Profile, vector: Vector, visible_only: bool) -> list[Match]:
+        n = len(self._ids)
+        if n == 0:
+            return []
+        cosines = self._matrix[:n] @ np.asarray(vector, dtype=np.float32)
+        if visible_only:
+            cosines = np.where(self._visible[:n], cosines, -2.0)
+        k = min(SHORTLIST, n)
+        rows = set(np.argpartition(-cosines, k - 1)[:k].tolist())
+        rows.update(self._rows[qid] for qid in self._keys.get(prof.key, ()) if prof.key)
+        matches: list[Match] = []
+        for row in rows:
+            if visible_only and not self._visible[row]:
+                continue
+            other = self._profiles[row]
+            cosine = float(cosines[row])
+            exact = bool(prof.key) and other.key == prof.key
+            score = 1.0 if exact else blend(signals(prof, other, cosine))
+            found = tuple(conflicts.between(prof.marks, other.marks))
+            matches.append(Match(self._ids[row], self._texts[row], self._groups[row], score, cosine, exact, found))
+        matches.sort(key=lambda m: (not m.exact, -m.score, m.id))
+        seen: set[str] = set()
+        best: list[Match] = []
+        for match in matches:
+            if match.group not in seen:
+                seen.add(match.group)
+                best.append(match)
+        return best
+
+
+__all__ = [
+    "HINT_AT",
+    "MERGE_AT",
+    "SHORTLIST",
+    "SIGNALS",
+    "SUGGEST_AT",
+    "WEIGHTS",
+    "Decision",
+    "Index",
+    "Match",
+    "Outcome",
+    "blend",
+    "signals",
+]
