@@ -620,116 +620,78 @@ function rejectForm(q) {
   );
 }
 
-function editForm(q) {
-  const id = `edit-${q.id}`;
-  const area = h("textarea", { id, rows: 4, dir: "auto" });
-  area.value = q.text;
-  const rev = q.rev;
+
+
+
+
+// One inline form: its fields, a save button and cancel; `send` returns the action to send, or null to stay.
+function panelForm(q, kind, fields, send) {
   return h(
     "form",
     {
       class: "mq-form",
       onsubmit: (e) => {
         e.preventDefault();
-        const text = area.value.trim();
-        if (text && act("edit", { qid: q.id, text, rev })) closePanel(q.id);
+        const action = send();
+        if (action && act(action.type, { qid: q.id, ...action.fields })) closePanel(q.id);
       },
       onkeydown: (e) => e.key === "Escape" && closePanel(q.id),
     },
-    h("label", { for: id }, t("edit.label")),
-    area,
+    ...fields,
     h(
       "p",
       { class: "actions" },
-      h("button", { type: "submit", class: "primary" }, t("edit.save")),
+      h("button", { type: "submit", class: "primary" }, t(`${kind}.save`)),
       h("button", { type: "button", onclick: () => closePanel(q.id) }, t("form.cancel")),
     ),
   );
+}
+
+function labelled(id, label, control) {
+  return [h("label", { for: id }, label), control];
+}
+
+function editForm(q) {
+  const area = h("textarea", { id: `edit-${q.id}`, rows: 4, dir: "auto" });
+  area.value = q.text;
+  const rev = q.rev;
+  return panelForm(q, "edit", labelled(area.id, t("edit.label"), area), () => {
+    const text = area.value.trim();
+    return text ? { type: "edit", fields: { text, rev } } : null;
+  });
 }
 
 function tagsForm(q) {
-  const id = `tags-${q.id}`;
-  const input = h("input", { id, dir: "auto", autocomplete: "off" });
+  const input = h("input", { id: `tags-${q.id}`, dir: "auto", autocomplete: "off" });
   input.value = (q.tags ?? []).join(", ");
-  return h(
-    "form",
-    {
-      class: "mq-form",
-      onsubmit: (e) => {
-        e.preventDefault();
-        const tags = input.value
-          .split(/[,\s]+/)
-          .map((tag) => tag.trim())
-          .filter(Boolean);
-        if (act("tag", { qid: q.id, tags })) closePanel(q.id);
-      },
-      onkeydown: (e) => e.key === "Escape" && closePanel(q.id),
-    },
-    h("label", { for: id }, t("tags.label")),
-    input,
-    h(
-      "p",
-      { class: "actions" },
-      h("button", { type: "submit", class: "primary" }, t("tags.save")),
-      h("button", { type: "button", onclick: () => closePanel(q.id) }, t("form.cancel")),
-    ),
-  );
+  return panelForm(q, "tags", labelled(input.id, t("tags.label"), input), () => {
+    const tags = input.value
+      .split(/[,\s]+/)
+      .map((tag) => tag.trim())
+      .filter(Boolean);
+    return { type: "tag", fields: { tags } };
+  });
 }
 
 function replyForm(q) {
-  const id = `reply-${q.id}`;
-  const area = h("textarea", { id, rows: 4, dir: "auto", maxlength: 4000 });
+  const area = h("textarea", { id: `reply-${q.id}`, rows: 4, dir: "auto", maxlength: 4000 });
   area.value = q.answer ?? "";
-  return h(
-    "form",
-    {
-      class: "mq-form",
-      onsubmit: (e) => {
-        e.preventDefault();
-        if (act("reply", { qid: q.id, text: area.value.trim() })) closePanel(q.id);
-      },
-      onkeydown: (e) => e.key === "Escape" && closePanel(q.id),
-    },
-    h("label", { for: id }, t("reply.label")),
-    area,
-    h(
-      "p",
-      { class: "actions" },
-      h("button", { type: "submit", class: "primary" }, t("reply.save")),
-      h("button", { type: "button", onclick: () => closePanel(q.id) }, t("form.cancel")),
-    ),
-  );
+  return panelForm(q, "reply", labelled(area.id, t("reply.label"), area), () => ({
+    type: "reply",
+    fields: { text: area.value.trim() },
+  }));
 }
 
 function translateForm(q) {
-  const id = `translate-${q.id}`;
-  const area = h("textarea", { id, rows: 3, dir: "auto", maxlength: 2000 });
+  const area = h("textarea", { id: `translate-${q.id}`, rows: 3, dir: "auto", maxlength: 2000 });
   area.value = q.display ?? "";
-  const langId = `translate-lang-${q.id}`;
-  const langInput = h("input", { id: langId, size: 6, autocomplete: "off", pattern: "[a-z]{2,3}(-[A-Za-z0-9]{2,8})?" });
-  langInput.value = q.display_lang || "en";
-  return h(
-    "form",
-    {
-      class: "mq-form",
-      onsubmit: (e) => {
-        e.preventDefault();
-        const text = area.value.trim();
-        if (act("translate", { qid: q.id, text, lang: text ? langInput.value.trim() : "" })) closePanel(q.id);
-      },
-      onkeydown: (e) => e.key === "Escape" && closePanel(q.id),
-    },
-    h("label", { for: id }, t("translate.label")),
-    area,
-    h("label", { for: langId }, t("translate.lang")),
-    langInput,
-    h(
-      "p",
-      { class: "actions" },
-      h("button", { type: "submit", class: "primary" }, t("translate.save")),
-      h("button", { type: "button", onclick: () => closePanel(q.id) }, t("form.cancel")),
-    ),
-  );
+  const lang = h("input", { id: `translate-lang-${q.id}`, size: 6, autocomplete: "off" });
+  lang.value = q.display_lang || "en";
+  const fields = [...labelled(area.id, t("translate.label"), area), ...labelled(lang.id, t("translate.lang"), lang)];
+  return panelForm(q, "translate", fields, () => {
+    const text = area.value.trim();
+    return { type: "translate", fields: { text, lang: text ? lang.value.trim() : "" } };
+  });
 }
 
 // --- drag and drop (the up/down/top buttons do the same without a pointer) ------------------------------

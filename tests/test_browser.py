@@ -350,6 +350,10 @@ async def test_console_answers_in_writing_translates_announces_and_bans(
     await queued.get_by_role("button", name="Save text").click()
     await expect(queued).to_contain_text("For the room (en): Les procès-verbaux")
 
+    await queued.get_by_role("button", name="Tags").click()
+    await queued.get_by_label("Tags (separate with commas)").fill("minutes, transparency")
+    await queued.get_by_role("button", name="Save tags").click()
+    await expect(queued.locator(".mq-tags")).to_have_text("minutestransparency")
     await moderator.get_by_label("Announcement to every participant").fill("Item 2 now")
     await moderator.get_by_role("button", name="Announce").click()
     await expect(participant.get_by_text("Item 2 now")).to_be_visible()
@@ -358,4 +362,9 @@ async def test_console_answers_in_writing_translates_announces_and_bans(
     await queued.get_by_role("button", name="Ban asker").click()
     await expect(queued).to_contain_text("Banned")
     await expect(queued.get_by_role("button", name="Lift ban")).to_be_visible()
+
+    await queued.get_by_role("button", name="Edit").click()
+    await queued.get_by_label("Question text").fill("Will the meeting minutes be published?")
+    await queued.get_by_role("button", name="Save text").click()
+    await expect(participant.locator("#queue > li")).to_contain_text("Will the meeting minutes be published?")
     assert problems.seen == []
