@@ -291,9 +291,6 @@ class EventFeed:
     def idle_for(self, now: float) -> float:
         return 0.0 if self._idle_since is None else now - self._idle_since
 
-    def connections(self, audience: Audience) -> set[Connection]:
-        return self._conns[audience]
-
 
 class Hub:
     """Every active event's feed in this process, started on first use and stopped when idle."""
@@ -349,9 +346,6 @@ class Hub:
 
     def running(self, slug: str) -> EventFeed | None:
         return self._feeds.get(slug)
-
-    def active(self) -> list[EventFeed]:
-        return list(self._feeds.values())
 
     async def _reap(self) -> None:
         loop = asyncio.get_running_loop()

@@ -137,27 +137,11 @@ new ResizeObserver(() => {
 }).observe($("slot"));
 document.fonts?.ready.then(fit);
 
-// Workaround, reported to the server side: /e/{slug}/qr.svg is served without xmlns (segno's svg_inline), which
-// browsers cannot show as an image. Add the namespace and show it from a data: URL (img-src allows data:).
-// Harmless once the server is fixed: this only runs if the image fails to load.
-async function repairQr() {
-  try {
-    const response = await fetch(`/e/${slug}/qr.svg`);
-    let svg = await response.text();
-    if (!response.ok || !svg.startsWith("<svg")) return;
-    if (!/^<svg[^>]*\sxmlns=/.test(svg)) svg = svg.replace("<svg", '<svg xmlns="http://www.w3.org/2000/svg"');
-    $("qr").src = `data:image/svg+xml;charset=utf-8,${encodeURIComponent(svg)}`;
-  } catch {
-    /* no QR code then; the link is still shown */
-  }
-}
-
 // --- start ---------------------------------------------------------------------------------------------
 
 localize(document, t);
 const link = `${location.origin}/e/${slug}`;
 setText($("link"), `${location.host}/e/${slug}`);
-$("qr").addEventListener("error", repairQr, { once: true });
 $("qr").src = `/e/${slug}/qr.svg`;
 $("qr").alt = t("qr.alt", { link });
 document.body.classList.add("empty");

@@ -165,6 +165,9 @@ async def test_question_goes_from_asker_to_moderator_to_screen(
     await screen.goto(f"{server}/e/{event.slug}/screen?token={event.screen_token}")
     await expect(screen.locator("#title")).to_have_text("Test dialogue")
     await expect(screen.locator("body")).to_have_class("screen projector empty")
+    # The join QR code is a standalone SVG the browser can show as an image.
+    await screen.wait_for_function("document.getElementById('qr').complete")
+    assert await screen.evaluate("document.getElementById('qr').naturalWidth") > 0
 
     await moderator.locator("#queue > li", has_text=first).get_by_role("button", name="Show on screen").click()
     await expect(screen.locator("#text")).to_have_text(first)

@@ -220,6 +220,12 @@ async def _body(request: Request, kind: type[Any]) -> Any:
         raise ApiError(400, "malformed JSON") from None
 
 
+async def _require_event(request: Request) -> None:
+    """404 unless the event exists (one read; _event builds the whole answer)."""
+    if await _services(request).store.event_info(request.path_params["slug"]) is None:
+        raise ApiError(404, "no such event", request.path_params["slug"])
+
+
 async def _event(request: Request) -> EventOut:
     services, slug = _services(request), request.path_params["slug"]
     info = await services.store.event_info(slug)
@@ -310,7 +316,7 @@ async def get_event(request: Request, operator: str) -> Response:
 @operator_only
 async def update_event(request: Request, operator: str) -> Response:
     """Change an event's settings."""
-    await _event(request)
+    await _require_event(request)
     changes: EventChanges = await _body(request, EventChanges)
     try:
         await operations.update_event(
@@ -324,7 +330,7 @@ async def update_event(request: Request, operator: str) -> Response:
 @operator_only
 async def delete_event(request: Request, operator: str) -> Response:
     """Delete an event and all its data; its sockets are closed."""
-    await _event(request)
+    await _require_event(request)
     await _services(request).store.delete_event(request.path_params["slug"])
     return Response(status_code=204)
 
@@ -332,7 +338,7 @@ async def delete_event(request: Request, operator: str) -> Response:
 @operator_only
 async def end_event(request: Request, operator: str) -> Response:
     """End an event: questions close and its retention period starts."""
-    await _event(request)
+    await _require_event(request)
     await operations.end_event(_services(request).store, request.path_params["slug"])
     return _json(await _event(request))
 
@@ -340,7 +346,7 @@ async def end_event(request: Request, operator: str) -> Response:
 @operator_only
 async def set_password(request: Request, operator: str) -> Response:
     """Set the moderators' password."""
-    await _event(request)
+    await _require_event(request)
     body: NewPassword = await _body(request, NewPassword)
     await operations.set_password(_services(request).store, request.path_params["slug"], body.password)
     return Response(status_code=204)
@@ -349,7 +355,7 @@ async def set_password(request: Request, operator: str) -> Response:
 @operator_only
 async def set_passcode(request: Request, operator: str) -> Response:
     """Set (or, with "", remove) the passcode new participants must give."""
-    await _event(request)
+    await _require_event(request)
     body: NewPasscode = await _body(request, NewPasscode)
     try:
         await operations.set_passcode(_services(request).store, request.path_params["slug"], body.passcode)
@@ -361,7 +367,7 @@ async def set_passcode(request: Request, operator: str) -> Response:
 @operator_only
 async def rotate_screen_token(request: Request, operator: str) -> Response:
     """Give the screen new links; the old ones stop working."""
-    await _event(request)
+    await _require_event(request)
     await operations.rotate_screen_token(_services(request).store, request.path_params["slug"])
     return _json(await _event(request))
 
@@ -369,7 +375,7 @@ async def rotate_screen_token(request: Request, operator: str) -> Response:
 @operator_only
 async def audit_log(request: Request, operator: str) -> Response:
     """Who did what, when."""
-    await _event(request)
+    await _require_event(request)
     entries = await _services(request).store.audit_log(request.path_params["slug"])
     return _json(
         AuditLog(
@@ -389,7 +395,7 @@ async def audit_log(request: Request, operator: str) -> Response:
 @operator_only
 async def erase(request: Request, operator: str) -> Response:
     """Erase the event's personal data now, keeping its aggregate figures."""
-    await _event(request)
+    await _require_event(request)
     removed = await retention.erase(_services(request).store, request.path_params["slug"])
     return _json(Erased(keys_removed=removed))
 
@@ -397,7 +403,7 @@ async def erase(request: Request, operator: str) -> Response:
 @operator_only
 async def list_channels(request: Request, operator: str) -> Response:
     """The event's intake channels."""
-    await _event(request)
+    await _require_event(request)
     return _json(ChannelList(channels=await _services(request).store.channels(request.path_params["slug"])))
 
 
@@ -405,7 +411,7 @@ async def list_channels(request: Request, operator: str) -> Response:
 async def add_channel(request: Request, operator: str) -> Response:
     """Make an intake channel (an email bridge, a hashtag, a form) and its token (shown once)."""
     slug = request.path_params["slug"]
-    await _event(request)
+    await _require_event(request)
     body: NewChannel = await _body(request, NewChannel)
     services = _services(request)
     token = await services.store.add_channel(slug, body.name)
@@ -418,7 +424,7 @@ async def add_channel(request: Request, operator: str) -> Response:
 async def remove_channel(request: Request, operator: str) -> Response:
     """Revoke an intake channel's tokens."""
     slug, name = request.path_params["slug"], request.path_params["name"]
-    await _event(request)
+    await _require_event(request)
     if not await _services(request).store.remove_channel(slug, name):
         raise ApiError(404, "no such channel", name)
     await _services(request).store.audit(slug, operator, "remove_channel", channel=name)
@@ -476,7 +482,7 @@ async def intake(request: Request) -> Response:
 async def add_webhook(request: Request, operator: str) -> Response:
     """Register a webhook (signed with the secret returned here, once)."""
     slug = request.path_params["slug"]
-    await _event(request)
+    await _require_event(request)
     body: NewWebhook = await _body(request, NewWebhook)
     try:
         hook = await webhooks.add(_services(request).store, slug, body.url, list(body.events))
@@ -488,7 +494,7 @@ async def add_webhook(request: Request, operator: str) -> Response:
 @operator_only
 async def list_webhooks(request: Request, operator: str) -> Response:
     """The event's webhooks (without their secrets)."""
-    await _event(request)
+    await _require_event(request)
     found = await webhooks.hooks(_services(request).store, request.path_params["slug"])
     return _json(WebhookList(webhooks=[WebhookOut(id=h.id, url=h.url, events=h.events) for h in found]))
 
@@ -496,7 +502,7 @@ async def list_webhooks(request: Request, operator: str) -> Response:
 @operator_only
 async def remove_webhook(request: Request, operator: str) -> Response:
     """Stop a webhook."""
-    await _event(request)
+    await _require_event(request)
     if not await webhooks.remove(_services(request).store, request.path_params["slug"], request.path_params["hook"]):
         raise ApiError(404, "no such webhook")
     return Response(status_code=204)
@@ -505,7 +511,7 @@ async def remove_webhook(request: Request, operator: str) -> Response:
 @operator_only
 async def webhook_deliveries(request: Request, operator: str) -> Response:
     """The latest deliveries, newest first: delivered, retrying or given up, with the error."""
-    await _event(request)
+    await _require_event(request)
     found = await webhooks.deliveries(_services(request).store, request.path_params["slug"])
     return _json(DeliveryLog(deliveries=[msgspec.convert(d, Delivery) for d in found]))
 
@@ -517,7 +523,7 @@ class ParticipantErased(msgspec.Struct, kw_only=True):
 @operator_only
 async def erase_participant(request: Request, operator: str) -> Response:
     """Erase one participant's identity (name, organisation, country, tokens) from the event, on their request."""
-    await _event(request)
+    await _require_event(request)
     count = await operations.erase_participant(
         _services(request).store, request.path_params["slug"], request.path_params["pid"], who=operator
     )
@@ -541,7 +547,7 @@ class ModeratorList(msgspec.Struct, kw_only=True):
 @operator_only
 async def list_moderators(request: Request, operator: str) -> Response:
     """The moderators with personal logins (anyone with the event password may moderate too)."""
-    await _event(request)
+    await _require_event(request)
     names = await _services(request).store.moderator_accounts(request.path_params["slug"])
     return _json(ModeratorList(moderators=names))
 
@@ -550,7 +556,7 @@ async def list_moderators(request: Request, operator: str) -> Response:
 async def set_moderator(request: Request, operator: str) -> Response:
     """Create a moderator's personal login or give it a new password (their sessions end); the password is
     returned once."""
-    await _event(request)
+    await _require_event(request)
     body: ModeratorLogin = await _body(request, ModeratorLogin)
     name = request.path_params["name"]
     try:
@@ -565,7 +571,7 @@ async def set_moderator(request: Request, operator: str) -> Response:
 @operator_only
 async def remove_moderator(request: Request, operator: str) -> Response:
     """Revoke a moderator's personal login; their sessions end."""
-    await _event(request)
+    await _require_event(request)
     if not await operations.remove_moderator(
         _services(request).store, request.path_params["slug"], request.path_params["name"], who=operator
     ):

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-import secrets
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
@@ -532,7 +531,3 @@ async def _screen_frame(session: Session, text: str) -> None:
         session.reply(p.Pong())
     else:
         session.invalid("unexpected_hello", "hello is only the first frame")
-
-
-def new_ref() -> str:
-    return secrets.token_hex(4)
