@@ -13,7 +13,7 @@ from starlette.middleware import Middleware
 from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 
-from liveqa import logs, migrations, retention, tasks, webhooks
+from liveqa import dedup, logs, migrations, retention, tasks, webhooks
 from liveqa.domain import screening
 from liveqa.domain.rules import SLUG
 from liveqa.hub import BLOCK_MS, Hub
@@ -73,7 +73,10 @@ def create_app(settings: Settings | None = None) -> Starlette:
         except Exception as exc:  # Redis may be starting; /readyz tells the truth later
             logger.warning("could not read Redis persistence settings: %r", exc)
         try:
-            async with Hub(store, reader) as hub:
+            if settings.dedup:  # load the embedding model now rather than on the first question
+                preload = asyncio.get_running_loop().run_in_executor(None, dedup.default_embedder().load)
+                preload.add_done_callback(lambda f: f.exception())  # a failure is logged when it is used
+            async with Hub(store, reader, grouping=settings.dedup) as hub:
                 words = screening.load(settings.wordlist_dir)
                 app.state.services = Services(settings=settings, store=store, hub=hub, words=words)
                 janitor = asyncio.create_task(retention.run_periodically(store), name="retention")

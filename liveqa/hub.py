@@ -16,6 +16,7 @@ from liveqa import metrics, protocol as p, tasks, views
 from liveqa.connection import Connection
 from liveqa.domain.errors import Rejected
 from liveqa.domain.state import EventState, LogEntry, log_id_key
+from liveqa.grouping import Grouping
 from liveqa.store import RedisStore, keys
 from liveqa.views import Audience
 
@@ -35,11 +36,12 @@ PRESENCE_TTL_MS = 60_000
 class EventFeed:
     """The live view of one event in this process."""
 
-    def __init__(self, slug: str, store: RedisStore, reader: Redis) -> None:
+    def __init__(self, slug: str, store: RedisStore, reader: Redis, *, grouping: bool = True) -> None:
         self.slug = slug
         self._store = store
         self._reader = reader
         self.state: EventState
+        self.grouping: Grouping | None = Grouping(slug, store) if grouping else None
         self._conns: dict[Audience, set[Connection]] = defaultdict(set)
         self._by_pid: dict[str, set[Connection]] = defaultdict(set)
         self._snapshots: dict[Audience, tuple[str, str]] = {}  # audience → (head, encoded)
@@ -55,12 +57,16 @@ class EventFeed:
     async def start(self) -> None:
         self.state = await self._store.load_state(self.slug)
         self._seed = await self._store.event_seed(self.slug)
+        if self.grouping is not None:
+            await self.grouping.start(self.state)
         self._task = asyncio.create_task(self._read(), name=f"feed:{self.slug}")
         self._presence = asyncio.create_task(self._refresh_presence(), name=f"presence:{self.slug}")
 
     async def stop(self) -> None:
         for task in (self._task, self._presence):
             await tasks.stop(task)
+        if self.grouping is not None:
+            await self.grouping.stop()
 
     async def _refresh_presence(self) -> None:
         """Keep this process's moderator consoles listed (a crashed process's entries simply expire), and close
@@ -144,6 +150,10 @@ class EventFeed:
         logger.warning("event state reset; resyncing clients", extra={"event": self.slug})
         self.state = await self._store.load_state(self.slug)
         self._seed = await self._store.event_seed(self.slug) or self._seed
+        if self.grouping is not None:
+            await self.grouping.stop()
+            self.grouping = Grouping(self.slug, self._store)
+            await self.grouping.start(self.state)
         self._snapshots.clear()
         for audience, conns in self._conns.items():
             for conn in conns:
@@ -186,10 +196,15 @@ class EventFeed:
                 self._fan(audience, entry.id, p.encode(frame))
         if (screen := views.screen_frame(entry, screen_before, self.state)) is not None:
             self._fan(Audience.SCREEN, entry.id, p.encode(screen))
-        if (own := views.own_frame(entry)) is not None and own[0] in self._by_pid:
-            text = p.encode(own[1])
-            for conn in self._by_pid[own[0]]:
-                self._deliver(conn, entry.id, text)
+        for pid, own in views.own_frames(entry):
+            if pid in self._by_pid:
+                text = p.encode(own)
+                for conn in self._by_pid[pid]:
+                    self._deliver(conn, entry.id, text)
+        if self.grouping is not None:
+            for question in (entry.question, entry.group, *entry.also):
+                if question is not None:
+                    self.grouping.observe(question)
 
     def _fan(self, audience: Audience, log_id: str, text: str) -> None:
         conns = self._conns[audience]
@@ -267,8 +282,9 @@ class EventFeed:
         frame = views.frames(entry, None, known=False).get(conn.audience)
         if frame is not None:
             conn.offer(p.encode(frame))
-        if conn.pid and (own := views.own_frame(entry)) is not None and own[0] == conn.pid:
-            conn.offer(p.encode(own[1]))
+        for pid, own in views.own_frames(entry):
+            if pid == conn.pid:
+                conn.offer(p.encode(own))
 
     def detach(self, conn: Connection) -> None:
         if conn in self._conns[conn.audience]:
@@ -295,9 +311,10 @@ class EventFeed:
 class Hub:
     """Every active event's feed in this process, started on first use and stopped when idle."""
 
-    def __init__(self, store: RedisStore, reader: Redis) -> None:
+    def __init__(self, store: RedisStore, reader: Redis, *, grouping: bool = True) -> None:
         self._store = store
         self._reader = reader
+        self._grouping = grouping
         self._feeds: dict[str, EventFeed] = {}
         self._starting: dict[str, asyncio.Future[EventFeed]] = {}
         self._reaper: asyncio.Task[None] | None = None
@@ -326,7 +343,7 @@ class Hub:
         self._starting[slug] = future
         try:
             # Each feed blocks on XREAD, so it gets its own connection from a client of its own.
-            feed = EventFeed(slug, self._store, self._reader)
+            feed = EventFeed(slug, self._store, self._reader, grouping=self._grouping)
             await feed.start()
             self._feeds[slug] = feed
             metrics.QUEUE_DEPTH.sources.append(feed.backlog)

@@ -90,6 +90,14 @@ class Unvote(Inbound, tag="unvote", frozen=True):
     qid: QuestionId
 
 
+class FindSimilar(Inbound, tag="similar", frozen=True):
+    """Questions like a draft, to support one instead of sending a repeat. Send while typing, debounced; the
+    reply echoes `ref`. Only questions the participant may see are found."""
+
+    text: Text
+    ref: Ref = ""
+
+
 # --- moderator -----------------------------------------------------------------------------------
 
 
@@ -197,13 +205,32 @@ class Unban(ModeratorAction, tag="unban", frozen=True):
     pid: ParticipantId
 
 
+class Merge(ModeratorAction, tag="merge", frozen=True):
+    """Merge a question (with whatever was merged into it) into another's group: one question, all supporters."""
+
+    qid: QuestionId
+    into: QuestionId
+
+
+class Unmerge(ModeratorAction, tag="unmerge", frozen=True):
+    """Split a question off the group it was merged into: it stands alone again with its own supporters."""
+
+    qid: QuestionId
+
+
+class Distinct(ModeratorAction, tag="distinct", frozen=True):
+    """Dismiss a "possible duplicate" suggestion: the two questions are different."""
+
+    qid: QuestionId
+
+
 class SetOpen(ModeratorAction, tag="set_open", frozen=True):
     """Open or close the event for new questions."""
 
     open: bool
 
 
-ParticipantMessage = Hello | Ping | Submit | Edit | Withdraw | Upvote | Unvote | TransferRequest
+ParticipantMessage = Hello | Ping | Submit | Edit | Withdraw | Upvote | Unvote | TransferRequest | FindSimilar
 ModeratorMessage = (
     Hello
     | Ping
@@ -226,6 +253,9 @@ ModeratorMessage = (
     | Reply
     | Translate
     | Announce
+    | Merge
+    | Unmerge
+    | Distinct
 )
 ScreenMessage = Hello | Ping
 
@@ -271,6 +301,7 @@ class OwnQuestion(msgspec.Struct, kw_only=True, omit_defaults=True):
     created: int = 0
     rev: int = 0
     answer: str = ""
+    group: str = ""  # merged with a similar question: its id (its status is the one that counts)
 
 
 class ModeratorQuestion(msgspec.Struct, kw_only=True):
@@ -303,6 +334,9 @@ class ModeratorQuestion(msgspec.Struct, kw_only=True):
     answer_at: int = 0
     display: str = ""
     display_lang: str = ""
+    group: str = ""  # merged into that question (its group's head)
+    similar: str = ""  # a possible duplicate found by the grouping step
+    similarity: float = 0.0
 
 
 class ScreenQuestion(msgspec.Struct, kw_only=True, omit_defaults=True):
@@ -414,11 +448,14 @@ class PublicUpdate(Outbound, tag="update"):
     removed: str = ""
     queue: list[str] | None = None
     screen: str | None = None
+    group: PublicQuestion | None = None  # the group `question` joined or left (merged, split off), updated
 
 
 class ModeratorUpdate(Outbound, tag="update"):
     id: str
     question: ModeratorQuestion | None = None
+    group: ModeratorQuestion | None = None  # the head of the group `question` joined or left
+    also: list[ModeratorQuestion] | None = None  # questions that moved along into that group
     queue: list[str] | None = None
     screen: str | None = None
     banned: list[str] | None = None
@@ -501,7 +538,22 @@ class Pong(Outbound, tag="pong"):
     pass
 
 
-ParticipantFrame = Welcome | PublicSnapshot | Resumed | PublicUpdate | Votes | EventChanged | Own | Ack | Error | Pong
+class SimilarQuestion(msgspec.Struct, kw_only=True):
+    id: str
+    text: str
+    score: float  # 0..1
+
+
+class Similar(Outbound, tag="similar"):
+    """Public questions like the draft sent with `ref`, most alike first (none is a match: send yours)."""
+
+    ref: str
+    questions: list[SimilarQuestion]
+
+
+ParticipantFrame = (
+    Welcome | PublicSnapshot | Resumed | PublicUpdate | Votes | EventChanged | Own | Ack | Error | Pong | Similar
+)
 ModeratorFrame = (
     Welcome | ModeratorSnapshot | Resumed | ModeratorUpdate | Votes | EventChanged | Done | Error | Presence | Pong
 )

@@ -50,6 +50,7 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     max_message_bytes: Annotated[int, msgspec.Meta(ge=1024)] = 16384  # larger inbound frames close with 1009
     invalid_limit: Annotated[int, msgspec.Meta(ge=1)] = 5  # invalid messages in a minute before close 1008
     secure_cookies: bool = False  # set with HTTPS; implied by an https public_url
+    dedup: bool = True  # group duplicate questions and hint similar ones (the embedding model takes ~100 MB)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:

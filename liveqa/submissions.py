@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 
+from liveqa import grouping
 from liveqa.domain import rules, text as texts
 from liveqa.domain.model import EventInfo, Moderation
 from liveqa.domain.screening import WordList
@@ -52,9 +53,13 @@ async def submit(
     *,
     rate: tuple[int, float],
     source: str = "web",
+    embed: bool = True,
 ) -> Stored:
+    """Store a question (once per sender's cid). With `embed`, its sentence embedding is stored with it for the
+    duplicate grouping (see grouping.py)."""
     body, author, shown = prepare(info, draft)
     held = words.match(body)
+    vector = await grouping.stored_vector(body) if embed else ""
     qid, log_id, stored, new = await store.submit(
         info.slug,
         pid,
@@ -66,6 +71,7 @@ async def submit(
         held=held,
         publish=info.moderation is Moderation.POST,
         source=source,
+        vector=vector,
     )
     return Stored(qid=qid, log_id=log_id, text=stored, new=new, held=held)
 

@@ -52,6 +52,7 @@ def own_question(q: Question) -> p.OwnQuestion:
         created=q.created,
         rev=q.rev,
         answer=q.answer,
+        group=q.group,
     )
 
 
@@ -84,6 +85,9 @@ def moderator_question(q: Question) -> p.ModeratorQuestion:
         answer_at=q.answer_at,
         display=q.display,
         display_lang=q.display_lang,
+        group=q.group,
+        similar=q.similar,
+        similarity=q.similarity,
     )
 
 
@@ -156,9 +160,14 @@ def frames(entry: LogEntry, before: Question | None, *, known: bool) -> dict[Aud
     if entry.votes is not None:
         frame = p.Votes(id=entry.id, votes=dict([entry.votes]))
         return {Audience.PUBLIC: frame, Audience.MODERATOR: frame}
-    q = entry.question
+    q, head = entry.question, entry.group
     moderator = p.ModeratorUpdate(
-        id=entry.id, question=moderator_question(q) if q else None, queue=entry.queue, screen=entry.screen
+        id=entry.id,
+        question=moderator_question(q) if q else None,
+        group=moderator_question(head) if head else None,
+        also=[moderator_question(m) for m in entry.also] or None,
+        queue=entry.queue,
+        screen=entry.screen,
     )
     public = p.PublicUpdate(id=entry.id, queue=entry.queue, screen=entry.screen)
     if q is not None:
@@ -166,15 +175,19 @@ def frames(entry: LogEntry, before: Question | None, *, known: bool) -> dict[Aud
             public.question = public_question(q)
         elif not known or (before is not None and before.public):
             public.removed = q.id
-    visible = public.question or public.removed or public.queue is not None or public.screen is not None
+    if head is not None and head.public:
+        public.group = public_question(head)
+    visible = public.question or public.removed or public.group or public.queue is not None or public.screen is not None
     return {Audience.PUBLIC: public if visible else None, Audience.MODERATOR: moderator}
 
 
-def own_frame(entry: LogEntry) -> tuple[str, p.Own] | None:
-    """(asker's participant id, frame) when the entry changes a question; sent to that participant alone."""
-    if entry.question is None:
-        return None
-    return entry.question.pid, p.Own(id=entry.id, question=own_question(entry.question))
+def own_frames(entry: LogEntry) -> list[tuple[str, p.Own]]:
+    """(asker's participant id, frame) for each question the entry changes; each sent to its asker alone."""
+    return [
+        (q.pid, p.Own(id=entry.id, question=own_question(q)))
+        for q in (entry.question, entry.group, *entry.also)
+        if q is not None
+    ]
 
 
 def screen_frame(entry: LogEntry, screen_before: str, state: EventState) -> p.Outbound | None:

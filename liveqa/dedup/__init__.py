@@ -14,7 +14,16 @@ from __future__ import annotations
 from liveqa.dedup.conflicts import Conflict
 from liveqa.dedup.index import HINT_AT, MERGE_AT, SUGGEST_AT, Decision, Index, Match, Outcome
 from liveqa.dedup.normalize import key
-from liveqa.dedup.semantic import MODEL_ID, Embedder, USEEmbedder, default_embedder, from_bytes, to_bytes
+from liveqa.dedup.semantic import (
+    MODEL_ID,
+    Embedder,
+    USEEmbedder,
+    default_embedder,
+    from_bytes,
+    from_text,
+    to_bytes,
+    to_text,
+)
 
 __all__ = [
     "HINT_AT",
@@ -30,6 +39,8 @@ __all__ = [
     "USEEmbedder",
     "default_embedder",
     "from_bytes",
+    "from_text",
     "key",
     "to_bytes",
+    "to_text",
 ]

@@ -118,6 +118,7 @@ class Index:
         self.embedder = embedder if embedder is not None else default_embedder()
         self._matrix = np.zeros((max(capacity, 1), self.embedder.dim), dtype=np.float32)
         self._visible = np.zeros(max(capacity, 1), dtype=bool)
+        self._order = np.zeros(max(capacity, 1), dtype=np.int64)  # the id as a number (0 when it is not one)
         self._ids: list[str] = []
         self._texts: list[str] = []
         self._groups: list[str] = []
@@ -176,8 +177,10 @@ class Index:
         if row == len(self._matrix):
             self._matrix = np.concatenate([self._matrix, np.zeros_like(self._matrix)])
             self._visible = np.concatenate([self._visible, np.zeros_like(self._visible)])
+            self._order = np.concatenate([self._order, np.zeros_like(self._order)])
         self._matrix[row] = vec
         self._visible[row] = visible
+        self._order[row] = int(qid) if qid.isdigit() else 0
         prof = profile(text)
         self._ids.append(qid)
         self._texts.append(text)
@@ -200,6 +203,7 @@ class Index:
         if row != last:  # move the last question into the hole
             self._matrix[row] = self._matrix[last]
             self._visible[row] = self._visible[last]
+            self._order[row] = self._order[last]
             self._ids[row] = self._ids[last]
             self._texts[row] = self._texts[last]
             self._groups[row] = self._groups[last]
@@ -234,13 +238,27 @@ class Index:
         found = self._scored(profile(text), vec, visible_only)
         return [m for m in found if m.score >= min_score][:limit]
 
-    def decide(self, text: str, *, vector: Vector | None = None) -> Decision:
-        """MERGE, SUGGEST or NEW for a question arriving now, against every indexed question (visible or not)."""
+    def any_visible(self) -> bool:
+        return bool(self._visible[: len(self._ids)].any())
+
+    def group_of(self, qid: str) -> str:
+        return self._groups[self._rows[qid]]
+
+    def vector(self, qid: str) -> Vector:
+        vector: Vector = self._matrix[self._rows[qid]].copy()
+        return vector
+
+    def text(self, qid: str) -> str:
+        return self._texts[self._rows[qid]]
+
+    def decide(self, text: str, *, vector: Vector | None = None, before: int = 0) -> Decision:
+        """MERGE, SUGGEST or NEW for a question arriving now, against every indexed question (visible or not);
+        with `before`, only against questions whose numeric id is lower (those that arrived before it)."""
         vec = self.embed(text) if vector is None else vector
         prof = profile(text)
         if not prof.key:
             return Decision(Outcome.NEW, "no words to compare", None, (), vec)
-        found = tuple(self._scored(prof, vec, visible_only=False))
+        found = tuple(self._scored(prof, vec, visible_only=False, before=before))
         for match in found:
             if match.exact:
                 return Decision(Outcome.MERGE, "the same text", match, found, vec)
@@ -256,19 +274,21 @@ class Index:
             return Decision(Outcome.SUGGEST, reason, best, found, vec)
         return Decision(Outcome.NEW, "no similar question", None, found, vec)
 
-    def _scored(self, prof: Profile, vector: Vector, visible_only: bool) -> list[Match]:
+    def _scored(self, prof: Profile, vector: Vector, visible_only: bool, before: int = 0) -> list[Match]:
         n = len(self._ids)
         if n == 0:
             return []
         cosines = self._matrix[:n] @ np.asarray(vector, dtype=np.float32)
-        if visible_only:
-            cosines = np.where(self._visible[:n], cosines, -2.0)
+        allowed = self._visible[:n] if visible_only else np.ones(n, dtype=bool)
+        if before:
+            allowed = allowed & (self._order[:n] < before)
+        cosines = np.where(allowed, cosines, -2.0)
         k = min(SHORTLIST, n)
         rows = set(np.argpartition(-cosines, k - 1)[:k].tolist())
         rows.update(self._rows[qid] for qid in self._keys.get(prof.key, ()) if prof.key)
         matches: list[Match] = []
         for row in rows:
-            if visible_only and not self._visible[row]:
+            if not allowed[row]:
                 continue
             other = self._profiles[row]
             cosine = float(cosines[row])

@@ -8,6 +8,8 @@ and 100 MB of memory), once per process.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import threading
 from collections.abc import Sequence
 from typing import Any, Protocol
@@ -87,6 +89,22 @@ def to_bytes(vector: Vector) -> bytes:
     return np.asarray(vector, dtype="<f2").tobytes()
 
 
+def to_text(vector: Vector, model_id: str = MODEL_ID) -> str:
+    """A vector as kept in Redis beside its question: '<model id>:<base64 of float16>'."""
+    return f"{model_id}:{base64.b64encode(to_bytes(vector)).decode('ascii')}"
+
+
+def from_text(stored: str, model_id: str = MODEL_ID, dim: int = DIM) -> Vector | None:
+    """A vector kept by `to_text`; None when another model made it (or it is damaged): it must be recomputed."""
+    model, _, data = stored.partition(":")
+    if model != model_id:
+        return None
+    try:
+        return from_bytes(base64.b64decode(data, validate=True), dim)
+    except (ValueError, binascii.Error):
+        return None
+
+
 def from_bytes(data: bytes, dim: int = DIM) -> Vector:
     """A stored vector back (float16, or float32 when the bytes are that long), as float32."""
     if len(data) == 2 * dim:
@@ -105,5 +123,7 @@ __all__ = [
     "Vector",
     "default_embedder",
     "from_bytes",
+    "from_text",
     "to_bytes",
+    "to_text",
 ]

@@ -91,3 +91,9 @@ class Banned(Rejected):
 
 class Forbidden(Rejected):
     code = "forbidden"
+
+
+class Stale(Rejected):
+    """A decision made on a view another process has moved past (internal: it never reaches a client)."""
+
+    code = "stale"

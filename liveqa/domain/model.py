@@ -51,10 +51,14 @@ class Question(msgspec.Struct, kw_only=True):
     answer_at: int = 0
     display: str = ""  # the text in another language, for the room (the screen shows both)
     display_lang: str = ""
+    group: str = ""  # merged: the id of the question it supports (the group's head); "" for a head or alone
+    similar: str = ""  # a possible duplicate the grouping found, for moderators to merge or not
+    similarity: float = 0.0  # how alike the two are, 0..1
 
     @property
     def public(self) -> bool:
-        return self.status in PUBLIC_STATUSES
+        """Listed for participants: approved or answered, and not merged into another question."""
+        return self.status in PUBLIC_STATUSES and not self.group
 
     @classmethod
     def from_flat(cls, flat: list[str] | dict[str, str]) -> Question:
@@ -89,6 +93,9 @@ class Question(msgspec.Struct, kw_only=True):
             answer_at=int(fields.get("answer_at", "0") or 0),
             display=fields.get("display", ""),
             display_lang=fields.get("display_lang", ""),
+            group=fields.get("group", ""),
+            similar=fields.get("similar", ""),
+            similarity=float(fields.get("similarity", "0") or 0),
         )
 
 

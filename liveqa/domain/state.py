@@ -12,6 +12,8 @@ class LogEntry(msgspec.Struct, kw_only=True):
 
     id: str
     question: Question | None = None
+    group: Question | None = None  # the head of the group `question` joined or left (merge, unmerge)
+    also: list[Question] = msgspec.field(default_factory=list)  # questions moved along into that group
     queue: list[str] | None = None
     screen: str | None = None  # "" when the screen was cleared
     votes: tuple[str, int] | None = None
@@ -43,12 +45,28 @@ class EventState:
         self.banned: list[str] = []
         self.announcements: list[Announcement] = []  # the last few, oldest first
 
+        self._members: dict[str, set[str]] = {}  # head id → ids of the questions merged into it
+
+    def members(self, head: str) -> list[Question]:
+        """The questions merged into `head`, oldest first."""
+        found = [self.questions[qid] for qid in self._members.get(head, ()) if qid in self.questions]
+        return sorted(found, key=lambda q: (len(q.id), q.id))
+
+    def put(self, question: Question) -> None:
+        """Add or replace one question, keeping the group index."""
+        if (old := self.questions.get(question.id)) is not None and old.group and old.group != question.group:
+            self._members.get(old.group, set()).discard(question.id)
+        if question.group:
+            self._members.setdefault(question.group, set()).add(question.id)
+        self.questions[question.id] = question
+
     def apply(self, entry: LogEntry) -> None:
         """Apply one entry. Entries at or before `head` were applied already and are ignored."""
         if log_id_key(entry.id) <= log_id_key(self.head):
             return
-        if entry.question is not None:
-            self.questions[entry.question.id] = entry.question
+        for question in (entry.question, entry.group, *entry.also):
+            if question is not None:
+                self.put(question)
         if entry.votes is not None:
             qid, votes = entry.votes
             if (question := self.questions.get(qid)) is not None:

@@ -144,6 +144,27 @@ def report(slug: str) -> str:
     return f"{_event(slug)}:report"
 
 
+def members(slug: str, qid: str) -> str:
+    """Set of the ids of the questions merged into this one (it is their group's head)."""
+    return f"{question(slug, qid)}:members"
+
+
+def vectors(slug: str) -> str:
+    """Hash: question id → '<model id>:<base64 little-endian float16 vector>', its sentence embedding, kept so
+    that a restarted process rebuilds its similarity index without recomputing."""
+    return f"{_event(slug)}:vectors"
+
+
+def grouped(slug: str) -> str:
+    """String: the highest question number the grouping step has decided on (every lower one is decided)."""
+    return f"{_event(slug)}:grouped"
+
+
+def grouper(slug: str) -> str:
+    """String with expiry: the process currently running the event's grouping step (a lease)."""
+    return f"{_event(slug)}:grouper"
+
+
 def event_keys_pattern(slug: str) -> str:
     """Every key of one event, for deletion and for the tests that scan them."""
     return f"{_event(slug)}:*"

@@ -45,9 +45,11 @@ _ERRORS: dict[str, type[errors.Rejected]] = {
         errors.QuestionsClosed,
         errors.NotQueued,
         errors.Banned,
+        errors.Stale,
     )
 }
 _STRINGS = msgspec.json.Decoder(list[str])
+_FLATS = msgspec.json.Decoder(list[list[str]])
 # Meta fields a restored event starts afresh with (its epoch is new; its screen and presence empty).
 _NOT_RESTORED = frozenset({"epoch", "screen", "moderators", "created", "schema"})
 
@@ -101,6 +103,10 @@ def parse_entry(log_id: str, fields: dict[str, str]) -> LogEntry:
     entry = LogEntry(id=log_id)
     if (q := fields.get("q")) is not None:
         entry.question = Question.from_flat(_STRINGS.decode(q))
+    if (g := fields.get("g")) is not None:
+        entry.group = Question.from_flat(_STRINGS.decode(g))
+    if (r := fields.get("r")) is not None:
+        entry.also = [Question.from_flat(flat) for flat in _FLATS.decode(r)]
     if (o := fields.get("o")) is not None:
         entry.queue = [] if o == "{}" else _STRINGS.decode(o)
     if (s := fields.get("s")) is not None:
@@ -279,7 +285,7 @@ class RedisStore:
         for flat in questions:
             if flat:
                 question = Question.from_flat(flat)
-                state.questions[question.id] = question
+                state.put(question)
         state.queue = list(queue)
         state.screen = fields.get("screen", "")
         state.moderators = _STRINGS.decode(fields["moderators"]) if fields.get("moderators") else []
@@ -353,9 +359,10 @@ class RedisStore:
         held: str = "",
         publish: bool = False,
         source: str = "web",
+        vector: str = "",
     ) -> tuple[str, str, str, bool]:
-        """Store a question once per (pid, cid): pending, or approved at once when `publish` and not `held`.
-        Returns (qid, log id, stored text, was it new)."""
+        """Store a question once per (pid, cid): pending, or approved at once when `publish` and not `held`;
+        `vector` is its stored embedding, if computed. Returns (qid, log id, stored text, was it new)."""
         qid, log_id, stored, kind = await self._run(
             "submit",
             [
@@ -368,6 +375,7 @@ class RedisStore:
                 keys.question_prefix(slug),
                 keys.queue(slug),
                 keys.banned(slug),
+                keys.vectors(slug),
             ],
             [
                 self._maxlen,
@@ -381,6 +389,7 @@ class RedisStore:
                 held,
                 "1" if publish else "0",
                 source,
+                vector,
             ],  # fmt: skip
         )
         return str(qid), str(log_id), str(stored), kind == "new"
@@ -392,8 +401,7 @@ class RedisStore:
             [
                 keys.meta(slug),
                 keys.log(slug),
-                keys.question(slug, qid),
-                keys.voters(slug, qid),
+                keys.question_prefix(slug),
                 keys.rate(slug, pid, "vote"),
                 keys.banned(slug),
             ],
@@ -462,6 +470,63 @@ class RedisStore:
             "screen",
             [keys.meta(slug), keys.log(slug), keys.question_prefix(slug)],
             [self._maxlen, qid, ",".join(SHOWABLE)],
+        )
+        return str(reply[0])
+
+    # --- grouping -----------------------------------------------------------------------------------------
+
+    async def vectors(self, slug: str, qids: Sequence[str] | None = None) -> dict[str, str]:
+        """Stored embeddings (as `dedup.stored`) of the given questions, or of all; missing ones are left out."""
+        if qids is None:
+            found: dict[str, str] = await self._call(lambda: self.client.hgetall(keys.vectors(slug)))
+            return found
+        if not qids:
+            return {}
+        values = await self._call(lambda: self.client.hmget(keys.vectors(slug), list(qids)))
+        return {qid: value for qid, value in zip(qids, values, strict=True) if value}
+
+    async def store_vectors(self, slug: str, vectors: dict[str, str]) -> None:
+        if vectors:
+            flat = [item for pair in vectors.items() for item in pair]
+            await self._call(lambda: self.client.hset(keys.vectors(slug), items=flat))
+
+    async def grouped(self, slug: str) -> int:
+        """The last question number the grouping step decided on."""
+        return int(await self._call(lambda: self.client.get(keys.grouped(slug))) or 0)
+
+    async def lease(self, slug: str, owner: str, *, ttl_ms: int) -> bool:
+        """Take or keep the event's grouping lease; False while another process holds it."""
+        reply = await self._run("lease", [keys.grouper(slug)], [owner, ttl_ms])
+        return bool(int(reply[0]))
+
+    async def group(self, slug: str, qid: str, after: int, outcome: str, target: str, score: float) -> str | None:
+        """Record the grouping step's decision on question `qid` (merge, suggest or new), made when `after` was the
+        last question decided. Returns what was done, or None when another process decided meanwhile."""
+        try:
+            reply = await self._run(
+                "group",
+                [keys.meta(slug), keys.log(slug), keys.question_prefix(slug), keys.grouped(slug), keys.queue(slug)],
+                [self._maxlen, qid, str(after), outcome, target, f"{score:.3f}"],
+            )
+        except errors.Stale:
+            return None
+        return str(reply[1])
+
+    async def merge(self, slug: str, qid: str, into: str, *, by: str) -> str:
+        """Merge a question (and its group) into another's group; returns the log id."""
+        reply = await self._run(
+            "merge",
+            [keys.meta(slug), keys.log(slug), keys.question_prefix(slug), keys.queue(slug)],
+            [self._maxlen, "merge", qid, into, by],
+        )
+        return str(reply[0])
+
+    async def unmerge(self, slug: str, qid: str, *, by: str) -> str:
+        """Split a question off the group it was merged into; returns the log id."""
+        reply = await self._run(
+            "merge",
+            [keys.meta(slug), keys.log(slug), keys.question_prefix(slug), keys.queue(slug)],
+            [self._maxlen, "unmerge", qid, "", by],
         )
         return str(reply[0])
 

@@ -24,6 +24,9 @@ NAMES = (
     "rate",
     "ban",
     "erase_participant",
+    "group",
+    "merge",
+    "lease",
 )
 
 

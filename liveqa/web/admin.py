@@ -463,6 +463,7 @@ async def intake(request: Request) -> Response:
                 draft,
                 rate=(settings.channel_burst, settings.channel_per_minute / 60),
                 source=channel,
+                embed=settings.dedup,
             )
         except errors.RateLimited as exc:
             raise ApiError(429, "too many questions from this channel", exc.detail) from None

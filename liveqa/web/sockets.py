@@ -39,6 +39,8 @@ RATE_LIMITED = 4029
 UNSUPPORTED_VERSION = 4400
 
 HELLO_TIMEOUT_S = 10.0
+HINT_WINDOW_S = 5.0
+HINTS_PER_WINDOW = 10
 TRANSFER_TTL_S = 600
 _QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"")
 _CID = re.compile(r"[A-Za-z0-9_-]{8,64}")
@@ -72,6 +74,7 @@ class Session:
         self.conn = conn
         self.slug = feed.slug
         self._invalid: deque[float] = deque()
+        self.hints: deque[float] = deque()  # when this socket last asked for similar questions
 
     def reply(self, frame: p.Outbound) -> None:
         if isinstance(frame, p.Error):
@@ -312,6 +315,7 @@ async def _participant_frame(session: Session, text: str) -> None:
                     pid,
                     draft,
                     rate=(settings.submit_burst, settings.submit_per_minute / 60),
+                    embed=settings.dedup,
                 )
                 session.reply(p.Ack(cid=message.cid, qid=stored.qid, id=stored.log_id, text=stored.text))
                 metrics.SUBMISSIONS.labels("held" if stored.held else "stored").inc()
@@ -326,12 +330,36 @@ async def _participant_frame(session: Session, text: str) -> None:
             case p.TransferRequest():
                 code = await store.transfer_code(slug, pid, ttl_s=TRANSFER_TTL_S)
                 session.reply(p.TransferCode(code=code, expires_in_s=TRANSFER_TTL_S))
+            case p.FindSimilar():
+                session.reply(await _similar(session, message))
             case p.Ping():
                 session.reply(p.Pong())
             case p.Hello():
                 session.invalid("unexpected_hello", "hello is only the first frame")
     except errors.Rejected as exc:
         session.reply(_error(exc, cid=cid, qid=qid))
+
+
+async def _similar(session: Session, message: p.FindSimilar) -> p.Outbound:
+    """Hints while typing: a few a second per socket at most (each costs an embedding); more are refused."""
+    grouping = session.feed.grouping
+    if grouping is None:
+        return p.Similar(ref=message.ref, questions=[])
+    now = time.monotonic()
+    hints = session.hints
+    while hints and now - hints[0] > HINT_WINDOW_S:
+        hints.popleft()
+    if len(hints) >= HINTS_PER_WINDOW:
+        raise errors.RateLimited(int((HINT_WINDOW_S - (now - hints[0])) * 1000) + 1)
+    hints.append(now)
+    try:
+        draft = texts.clean(message.text, max_length=session.feed.state.info.max_length)
+    except errors.InvalidText:
+        return p.Similar(ref=message.ref, questions=[])
+    found = await grouping.hints(draft)
+    return p.Similar(
+        ref=message.ref, questions=[p.SimilarQuestion(id=h.id, text=h.text, score=round(h.score, 3)) for h in found]
+    )
 
 
 def _names(statuses: frozenset[Status]) -> frozenset[str]:
@@ -436,7 +464,7 @@ def _before(session: Session, message: p.ModeratorMessage) -> tuple[str, str]:
 
 
 def _detail(message: p.ModeratorMessage, before: tuple[str, str]) -> dict[str, str]:
-    detail = {name: str(getattr(message, name)) for name in ("qid", "pid", "before", "after", "reason", "open")
+    detail = {name: str(getattr(message, name)) for name in ("qid", "into", "pid", "before", "after", "reason", "open")
               if getattr(message, name, "") not in ("", None)}  # fmt: skip
     if isinstance(message, p.Move):
         detail["position"] = "before " + message.before if message.before else "after " + message.after
@@ -493,6 +521,12 @@ async def _moderate(session: Session, message: p.ModeratorMessage, name: str) ->
             return await store.announce(slug, texts.clean(message.text, max_length=280), by=name)
         case p.Ban() | p.Unban():
             return await store.ban(slug, message.pid, banned=isinstance(message, p.Ban))
+        case p.Merge():
+            return await store.merge(slug, message.qid, message.into, by=name)
+        case p.Unmerge():
+            return await store.unmerge(slug, message.qid, by=name)
+        case p.Distinct():
+            return await store.annotate(slug, message.qid, "distinct", by=name, similar="", similarity="")
     raise errors.Rejected("unsupported action")
 
 

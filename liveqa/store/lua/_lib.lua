@@ -60,3 +60,87 @@ local function touch(qkey, by, now)
   redis.call('HSET', qkey, 'updated', now, 'by', by)
 end
 
+
+-- Grouping. A question merged into another (its group's head) has 'group' set to the head's id and is listed in
+-- the head's members set (prefix .. head .. ':members'); members are never in the queue themselves.
+
+-- The distinct participants who asked or voted for a question or any question merged into it, less its own
+-- asker (who counts once, even after voting): stored as the head's 'votes' and returned.
+local function recount(prefix, qid)
+  local qkey = prefix .. qid
+  local asker = redis.call('HGET', qkey, 'pid') or ''
+  local members = redis.call('SMEMBERS', qkey .. ':members')
+  local votes
+  if #members == 0 then
+    votes = redis.call('SCARD', qkey .. ':voters') - redis.call('SISMEMBER', qkey .. ':voters', asker)
+  else
+    local seen, count = {[asker] = true}, 0
+    local function add(pid)
+      if pid and not seen[pid] then
+        seen[pid] = true
+        count = count + 1
+      end
+    end
+    for _, pid in ipairs(redis.call('SMEMBERS', qkey .. ':voters')) do add(pid) end
+    for _, m in ipairs(members) do
+      add(redis.call('HGET', prefix .. m, 'pid'))
+      for _, pid in ipairs(redis.call('SMEMBERS', prefix .. m .. ':voters')) do add(pid) end
+    end
+    votes = count
+  end
+  redis.call('HSET', qkey, 'votes', votes)
+  return votes
+end
+
+-- Whether participant `pid` supports the group of `head` already (asked one of its questions, or voted).
+local function supports(prefix, head, pid)
+  local qkey = prefix .. head
+  if redis.call('HGET', qkey, 'pid') == pid or redis.call('SISMEMBER', qkey .. ':voters', pid) == 1 then
+    return true
+  end
+  for _, m in ipairs(redis.call('SMEMBERS', qkey .. ':members')) do
+    if redis.call('HGET', prefix .. m, 'pid') == pid or redis.call('SISMEMBER', prefix .. m .. ':voters', pid) == 1 then
+      return true
+    end
+  end
+  return false
+end
+
+-- Merge `member` (and whatever was merged into it) into `head`: it leaves the queue and the screen. Returns the
+-- log fields for the change: 'q' member, 'g' head, 'r' the other questions moved along, 'o' and 's' as needed.
+local function join(prefix, queue, meta, member, head, by, now)
+  local mkey, hkey = prefix .. member, prefix .. head
+  local moved = {}
+  for _, m in ipairs(redis.call('SMEMBERS', mkey .. ':members')) do
+    redis.call('HSET', prefix .. m, 'group', head)
+    redis.call('SADD', hkey .. ':members', m)
+    moved[#moved + 1] = redis.call('HGETALL', prefix .. m)
+  end
+  redis.call('DEL', mkey .. ':members')
+  redis.call('SADD', hkey .. ':members', member)
+  redis.call('HSET', mkey, 'group', head, 'pinned', '0', 'similar', '', 'similarity', '')
+  touch(mkey, by, now)
+  recount(prefix, member)
+  recount(prefix, head)
+  redis.call('HINCRBY', hkey, 'rev', 1)
+  redis.call('HSET', hkey, 'updated', now)
+  local fields = {}
+  if redis.call('LREM', queue, 0, member) > 0 then
+    fields[#fields + 1] = 'o'
+    fields[#fields + 1] = list_json(queue)
+  end
+  if redis.call('HGET', meta, 'screen') == member then
+    redis.call('HSET', meta, 'screen', '')
+    fields[#fields + 1] = 's'
+    fields[#fields + 1] = ''
+  end
+  fields[#fields + 1] = 'q'
+  fields[#fields + 1] = question_json(mkey)
+  fields[#fields + 1] = 'g'
+  fields[#fields + 1] = question_json(hkey)
+  if #moved > 0 then
+    fields[#fields + 1] = 'r'
+    fields[#fields + 1] = cjson.encode(moved)
+  end
+  return fields
+end

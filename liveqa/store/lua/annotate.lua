@@ -7,8 +7,8 @@
 -- ARGV[1]  log maxlen
 -- ARGV[2]  question id
 -- ARGV[3]  moderator name
--- ARGV[4]  action (tag, reply, translate)
--- ARGV[5…] field, value pairs (the caller allows only tags, answer, display, display_lang)
+-- ARGV[4]  action (tag, reply, translate, distinct)
+-- ARGV[5…] field, value pairs (the caller allows only tags, answer, display, display_lang, similar, similarity)
 --
 -- Returns {'ok', log id}; or {'unknown_question'}.
 if redis.call('EXISTS', KEYS[3]) == 0 then return {'unknown_question', ARGV[2]} end

@@ -9,6 +9,7 @@
 -- KEYS[7]  question prefix  liveqa:{<slug>}:q:   (the new hash is this prefix + the new number; same slot)
 -- KEYS[8]  queue list       liveqa:{<slug>}:queue
 -- KEYS[9]  banned set       liveqa:{<slug>}:banned
+-- KEYS[10] vectors hash     liveqa:{<slug>}:vectors
 -- ARGV[1]  log maxlen
 -- ARGV[2]  participant id
 -- ARGV[3]  client id (cid)
@@ -20,6 +21,7 @@
 -- ARGV[13] why it is held for review ('' when it isn't: the word-list entry it matched)
 -- ARGV[14] '1' to publish at once (post-moderation) unless held, '0' to wait for a moderator
 -- ARGV[15] source: 'web', or the channel it came through (email, a hashtag, import…)
+-- ARGV[16] the text's sentence embedding as stored ('' when not computed: the grouping step computes it)
 --
 -- Returns {'ok', qid, log id, text, 'new'|'duplicate'}; or {'unknown_event'}, {'questions_closed'},
 -- {'rate_limited', ms to wait}, {'banned'}.
@@ -46,6 +48,7 @@ redis.call('HSET', qkey, 'id', qid, 'pid', ARGV[2], 'cid', ARGV[3], 'text', ARGV
   'status', 'pending', 'votes', 0, 'pinned', '0', 'created', now, 'updated', now, 'rev', 1, 'held', ARGV[13],
   'source', ARGV[15])
 redis.call('ZADD', KEYS[5], now, qid)
+if ARGV[16] ~= '' then redis.call('HSET', KEYS[10], qid, ARGV[16]) end
 local id
 if ARGV[14] == '1' and ARGV[13] == '' then
   redis.call('HSET', qkey, 'status', 'approved')

@@ -1,11 +1,13 @@
--- vote.lua: one vote per participant per question; upvote or take the vote back.
+-- vote.lua: one vote per participant per question group; upvote or take the vote back.
 --
--- KEYS[1]  meta hash      liveqa:{<slug>}:meta
--- KEYS[2]  log stream     liveqa:{<slug>}:log
--- KEYS[3]  question hash  liveqa:{<slug>}:q:<qid>
--- KEYS[4]  voter set      liveqa:{<slug>}:q:<qid>:voters
--- KEYS[5]  rate bucket    liveqa:{<slug>}:rate:vote:<pid>
--- KEYS[6]  banned set     liveqa:{<slug>}:banned
+-- A vote for a question merged into another counts for its group's head. A participant who asked any question
+-- of the group supports it already: their vote is refused as already given.
+--
+-- KEYS[1]  meta hash        liveqa:{<slug>}:meta
+-- KEYS[2]  log stream       liveqa:{<slug>}:log
+-- KEYS[3]  question prefix  liveqa:{<slug>}:q:   (the voter set is the question's key + ':voters')
+-- KEYS[4]  rate bucket      liveqa:{<slug>}:rate:vote:<pid>
+-- KEYS[5]  banned set       liveqa:{<slug>}:banned
 -- ARGV[1]  log maxlen
 -- ARGV[2]  participant id
 -- ARGV[3]  question id
@@ -16,20 +18,26 @@
 --
 -- Returns {'ok', votes, log id}; or {'unknown_question'}, {'not_votable'}, {'already_voted'},
 -- {'not_voted'}, {'rate_limited', ms}, {'banned'}.
-local status = redis.call('HGET', KEYS[3], 'status')
-if not status then return {'unknown_question', ARGV[3]} end
-if redis.call('SISMEMBER', KEYS[6], ARGV[2]) == 1 then return {'banned', ''} end
-local wait = take_token(KEYS[5], tonumber(ARGV[6]), tonumber(ARGV[7]), now_ms())
+local prefix = KEYS[3]
+local qid = ARGV[3]
+local status = redis.call('HGET', prefix .. qid, 'status')
+if not status then return {'unknown_question', qid} end
+local head = redis.call('HGET', prefix .. qid, 'group')
+if head and head ~= '' then
+  qid = head
+  status = redis.call('HGET', prefix .. qid, 'status')
+end
+if redis.call('SISMEMBER', KEYS[5], ARGV[2]) == 1 then return {'banned', ''} end
+local wait = take_token(KEYS[4], tonumber(ARGV[6]), tonumber(ARGV[7]), now_ms())
 if wait > 0 then return {'rate_limited', tostring(wait)} end
-local delta
+local voters = prefix .. qid .. ':voters'
 if ARGV[4] == 'up' then
   if not member_of(ARGV[5], status) then return {'not_votable', status} end
-  if redis.call('SADD', KEYS[4], ARGV[2]) == 0 then return {'already_voted', ARGV[3]} end
-  delta = 1
+  if supports(prefix, qid, ARGV[2]) then return {'already_voted', qid} end
+  redis.call('SADD', voters, ARGV[2])
 else
-  if redis.call('SREM', KEYS[4], ARGV[2]) == 0 then return {'not_voted', ARGV[3]} end
-  delta = -1
+  if redis.call('SREM', voters, ARGV[2]) == 0 then return {'not_voted', qid} end
 end
-local votes = redis.call('HINCRBY', KEYS[3], 'votes', delta)
-local id = append_log(ARGV[1], 'v', ARGV[3] .. ' ' .. votes)
+local votes = recount(prefix, qid)
+local id = append_log(ARGV[1], 'v', qid .. ' ' .. votes)
 return {'ok', tostring(votes), id}
