@@ -94,6 +94,15 @@ const MESSAGES = {
     "q.answer": "Answer: {text}",
     "q.display": "For the room ({lang}): {text}",
     "q.banned": "Banned",
+    "q.merged": { one: "{n} similar question merged in", other: "{n} similar questions merged in" },
+    "q.similar": "Possible duplicate ({score}% alike) of:",
+    "action.merge": "Merge into it",
+    "action.distinct": "Not a duplicate",
+    "action.unmerge": "Split off",
+    "action.useText": "Use this text",
+    "done.merge": "Merged: one question, all its supporters.",
+    "done.unmerge": "Split off: it stands alone again.",
+    "done.distinct": "Kept apart.",
     "reject.legend": "Why? The asker will see this reason.",
     "reject.reason": "Reason",
     "reject.confirm": "Reject question",
@@ -147,6 +156,7 @@ const sent = new Map(); // ref → {type, qid}: waiting for done or error
 const panels = new Map(); // qid → "reject" | "edit" | "tags": the open inline form
 let selected = "";
 let movedQid = ""; // announce its new position when the queue changes
+let membersOf = new Map(); // group head id → the questions merged into it, oldest first
 
 let conn = null;
 
@@ -172,7 +182,7 @@ function onFrame(frame) {
       render();
       break;
     case "update":
-      if (frame.question) questions.set(frame.question.id, frame.question);
+      for (const q of [frame.question, frame.group, ...(frame.also ?? [])]) if (q) questions.set(q.id, q);
       if (Array.isArray(frame.queue)) queue = frame.queue;
       if (typeof frame.screen === "string") screen = frame.screen;
       if (Array.isArray(frame.banned)) banned = new Set(frame.banned);
@@ -298,7 +308,7 @@ function queueOrder() {
     }
   }
   for (const q of questions.values()) if (q.status === "approved" && !seen.has(q.id)) order.push(q);
-  return order.filter(fromSource);
+  return order.filter((q) => !q.group && fromSource(q));
 }
 
 function renderSources() {
@@ -313,7 +323,14 @@ function renderSources() {
 }
 
 function columns() {
-  const all = [...questions.values()].filter(fromSource);
+  membersOf = new Map();
+  for (const q of questions.values()) {
+    if (!q.group) continue;
+    if (!membersOf.has(q.group)) membersOf.set(q.group, []);
+    membersOf.get(q.group).push(q);
+  }
+  for (const list of membersOf.values()) list.sort((a, b) => Number(a.id) - Number(b.id));
+  const all = [...questions.values()].filter((q) => !q.group && fromSource(q));
   const newest = (a, b) => (b.created ?? 0) - (a.created ?? 0);
   const latest = (a, b) => (b.updated ?? 0) - (a.updated ?? 0);
   return {
@@ -368,6 +385,8 @@ function createCard(q, column) {
     votes: h("span", { class: "mq-votes" }),
     text: h("p", { class: "mq-text", dir: "auto", id: `${id}-text` }),
     original: h("details", { class: "mq-original" }, h("summary", {}, t("q.original")), h("p", { dir: "auto" })),
+    similar: h("div", { class: "mq-similar" }),
+    group: h("details", { class: "mq-group" }, h("summary", {}), h("ul", {})),
     who: h("p", { class: "mq-who", dir: "auto" }),
     shown: h("span", { class: "mq-shown" }),
     time: timeElement(q.created || Date.now(), lang),
@@ -383,6 +402,8 @@ function createCard(q, column) {
     h("div", { class: "mq-head" }, parts.badges, parts.votes),
     parts.text,
     parts.original,
+    parts.similar,
+    parts.group,
     parts.who,
     h("p", { class: "mq-meta" }, parts.time, " ", parts.shown),
     parts.tags,
@@ -444,8 +465,61 @@ function updateCard(li, q, column, items) {
   const reason = q.status === "rejected" && q.reason ? t("q.reason", { reason: q.reason }) : "";
   setText(p.reason, reason + (q.by && column === "closed" ? ` (${t("q.by", { name: q.by })})` : ""));
   show(p.reason, Boolean(reason));
+  if (column !== "screen") {
+    updateSimilar(p.similar, q);
+    updateGroup(p.group, q);
+  }
   updateActions(li, q, column, items);
   if (column !== "screen") refreshPanel(q.id, false, li);
+}
+
+// "Possible duplicate of …": what the grouping step found but did not merge, with one-click merge.
+function updateSimilar(box, q) {
+  let other = q.similar ? questions.get(q.similar) : null;
+  if (other?.group) other = questions.get(other.group);
+  const key = other && !q.group ? `${other.id}|${other.text}|${q.similarity}` : "";
+  if (box.dataset.key === key) return;
+  box.dataset.key = key;
+  show(box, Boolean(key));
+  if (!key) return box.replaceChildren();
+  box.replaceChildren(
+    h("p", { class: "mq-similar-label" }, t("q.similar", { score: Math.round((q.similarity || 0) * 100) })),
+    h("blockquote", { dir: "auto" }, other.text),
+    h(
+      "p",
+      { class: "actions" },
+      h("button", { type: "button", "data-action": "merge", onclick: () => act("merge", { qid: q.id, into: other.id }) }, t("action.merge")),
+      h("button", { type: "button", "data-action": "distinct", onclick: () => act("distinct", { qid: q.id }) }, t("action.distinct")),
+    ),
+  );
+}
+
+// The questions merged into this one: every text, asker and organisation, to split off or to word it by.
+function updateGroup(box, q) {
+  const members = membersOf.get(q.id) ?? [];
+  const key = members.map((m) => `${m.id}|${m.text}|${m.name}|${m.organisation}|${m.country}`).join("\u0000") + `|${q.text}`;
+  if (box.dataset.key === key) return;
+  box.dataset.key = key;
+  show(box, members.length > 0);
+  setText(box.firstChild, t("q.merged", { n: members.length }));
+  box.lastChild.replaceChildren(
+    ...members.map((m) =>
+      h(
+        "li",
+        { "data-qid": m.id },
+        h("p", { class: "mq-member-text", dir: "auto" }, m.text),
+        h("p", { class: "mq-who", dir: "auto" }, askerLine(m, lang) || t("q.anonymous")),
+        h(
+          "p",
+          { class: "actions" },
+          h("button", { type: "button", "data-action": "unmerge", onclick: () => act("unmerge", { qid: m.id }) }, t("action.unmerge")),
+          m.text === q.text
+            ? null
+            : h("button", { type: "button", "data-action": "useText", onclick: () => act("edit", { qid: q.id, text: m.text, rev: q.rev }) }, t("action.useText")),
+        ),
+      ),
+    ),
+  );
 }
 
 // Buttons by status. Up/down/top keep their place and only switch aria-disabled, so focus stays put.

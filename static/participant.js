@@ -65,6 +65,10 @@ const MESSAGES = {
     "mine.discard": "Discard",
     "mine.editLabel": "Edit your question",
     "mine.reason": "Reason: {reason}",
+    "mine.merged": "Merged with a similar question: {text}",
+    "mine.mergedHidden": "Merged with a similar question.",
+    "similar.heading": "Asked already? Support it instead:",
+    "similar.support": "Support",
     "state.queued": "Not yet sent: it will be sent when you are back online",
     "state.sending": "Sending…",
     "state.sent": "Sent",
@@ -175,7 +179,7 @@ function onFrame(frame) {
       flushOutbox();
       break;
     case "update":
-      if (frame.question) questions.set(frame.question.id, frame.question);
+      for (const q of [frame.question, frame.group]) if (q) questions.set(q.id, q);
       if (frame.removed) questions.delete(frame.removed);
       if (Array.isArray(frame.queue)) queue = frame.queue;
       if (typeof frame.screen === "string") screen = frame.screen;
@@ -206,6 +210,9 @@ function onFrame(frame) {
       break;
     case "ack":
       acknowledged(frame);
+      break;
+    case "similar":
+      if (frame.ref === String(hintRef)) renderSimilar(frame.questions ?? []);
       break;
     case "error":
       failed(frame);
@@ -369,6 +376,7 @@ function buildForm() {
     $(id).addEventListener("input", readProfile);
   }
   $("text").addEventListener("input", updateCount);
+  $("text").addEventListener("input", askSimilar);
   $("ask-form").addEventListener("submit", submit);
   $("passcode-form").addEventListener("submit", (e) => {
     e.preventDefault();
@@ -466,6 +474,7 @@ function submit(e) {
   outbox.push({ cid: randomId(), fields, created: Date.now(), state: "queued" });
   saveOutbox();
   $("text").value = "";
+  renderSimilar([]);
   updateCount();
   $("profile").open = false;
   flushOutbox();
@@ -599,10 +608,36 @@ function updatePublic(li, q) {
   const pressed = voted.has(q.id);
   show(p.vote, approved);
   p.vote.setAttribute("aria-pressed", String(pressed));
+  p.vote.disabled = isMine;
   p.vote.setAttribute("aria-label", t("vote.label", { n: votes }));
   setText(p.votes, String(votes));
   setText(p.tally, approved ? "" : t("vote.count", { n: votes }));
   show(p.tally, !approved);
+}
+
+// Similar questions, after a pause in typing
+let hintRef = 0;
+let hintTimer = 0;
+function askSimilar() {
+  clearTimeout(hintTimer);
+  hintTimer = setTimeout(() => {
+    const text = $("text").value.trim();
+    hintRef += 1;
+    if (text.length < 12) renderSimilar([]);
+    else conn.send("similar", { text, ref: String(hintRef) });
+  }, 600);
+}
+
+function renderSimilar(found) {
+  const list = found.filter((q) => questions.has(q.id));
+  show($("similar"), list.length > 0);
+  const support = (e, qid) => toggleVote(qid, (e.currentTarget.disabled = true));
+  $("similar-list").replaceChildren(
+    ...list.map((q) =>
+      h("li", {}, h("span", { dir: "auto" }, q.text), " ",
+        h("button", { type: "button", disabled: voted.has(q.id) || mine.has(q.id), onclick: (e) => support(e, q.id) }, t("similar.support"))),
+    ),
+  );
 }
 
 function toggleVote(qid) {
@@ -702,8 +737,10 @@ function updateMine(li, item) {
   setText(p.text, q.text);
   setText(p.state, t(`status.${q.status}`));
   p.state.className = `badge state status-${q.status}`;
-  setText(p.reason, q.reason ? t("mine.reason", { reason: q.reason }) : "");
-  show(p.reason, q.status === "rejected" && Boolean(q.reason));
+  const head = q.group && questions.get(q.group);
+  const why = q.group ? (head ? t("mine.merged", { text: head.text }) : t("mine.mergedHidden")) : q.reason;
+  setText(p.reason, q.group ? why : why ? t("mine.reason", { reason: why }) : "");
+  show(p.reason, Boolean(q.group) || (q.status === "rejected" && Boolean(q.reason)));
   setText(p.answerText, q.answer ?? "");
   show(p.answer, Boolean(q.answer));
   const pending = q.status === "pending";

@@ -137,7 +137,12 @@ async def test_question_goes_from_asker_to_moderator_to_screen(
     await incoming.get_by_role("button", name="Approve").click()
     await expect(moderator.locator("#queue > li", has_text=first)).to_be_visible()
 
-    queued = participant.locator("#queue > li", has_text=first)
+    # The asker supports their own question already; someone else upvotes it.
+    await expect(
+        participant.locator("#queue > li", has_text=first).get_by_role("button", name="Upvote")
+    ).to_be_disabled()
+    voter = await participant_page(browser, problems, server, event)
+    queued = voter.locator("#queue > li", has_text=first)
     vote = queued.get_by_role("button", name="Upvote")
     await expect(vote).to_have_attribute("aria-pressed", "false")
     await vote.click()
@@ -370,4 +375,52 @@ async def test_console_answers_in_writing_translates_announces_and_bans(
     await queued.get_by_label("Question text").fill("Will the meeting minutes be published?")
     await queued.get_by_role("button", name="Save text").click()
     await expect(participant.locator("#queue > li")).to_contain_text("Will the meeting minutes be published?")
+    assert problems.seen == []
+
+
+async def test_duplicates_hint_merge_split_and_suggestion(
+    server: str, event: EventFixture, browser: Browser, problems: Problems
+) -> None:
+    """A participant typing a repeat is shown the existing question and supports it; a repeat sent anyway is merged
+    (the console lists it inside the first, the asker sees where it went); a moderator splits it off again, and
+    merges a suggested look-alike with one click."""
+    moderator = await moderator_page(browser, problems, server, event)
+    first = await participant_page(browser, problems, server, event)
+    original = "What will the Security Council do about the humanitarian situation in Sudan?"
+    await ask(first, original)
+    await moderator.locator("#incoming > li", has_text=original).get_by_role("button", name="Approve").click()
+
+    second = await participant_page(browser, problems, server, event)
+    await second.get_by_label("Your question").fill(
+        "What will the Council do regarding the humanitarian situation in Sudan?"
+    )
+    hint = second.locator("#similar")
+    await expect(hint).to_contain_text(original)
+    await hint.get_by_role("button", name="Support").click()
+    await expect(moderator.locator("#queue > li", has_text=original)).to_contain_text("1 vote")
+
+    repeat = "What will the Security Council do regarding the humanitarian situation in Sudan?"
+    third = await participant_page(browser, problems, server, event)
+    await ask(third, repeat, name="Bea", organisation="Khartoum Women's Forum")
+    await expect(third.locator("#mine li", has_text=repeat)).to_contain_text(
+        f"Merged with a similar question: {original}"
+    )
+    head = moderator.locator("#queue > li", has_text=original)
+    await expect(head).to_contain_text("2 votes")
+    await expect(head.locator(".mq-group summary")).to_have_text("1 similar question merged in")
+    await expect(moderator.locator("#incoming > li")).to_have_count(0)
+    await head.locator(".mq-group summary").click()
+    await expect(head.locator(".mq-group li")).to_contain_text("Bea · Khartoum Women's Forum · Niger")
+    await head.get_by_role("button", name="Split off").click()
+    await expect(moderator.locator("#incoming > li", has_text=repeat)).to_be_visible()
+    await expect(head).to_contain_text("1 vote")
+
+    lifted = "Will the Council lift the sanctions on Mali?"
+    await ask(first, "Will the Council extend the sanctions on Mali?")
+    await moderator.locator("#incoming > li", has_text="extend").get_by_role("button", name="Approve").click()
+    await ask(first, lifted)
+    suggested = moderator.locator("#incoming > li", has_text=lifted)
+    await expect(suggested.locator(".mq-similar")).to_contain_text("Will the Council extend the sanctions on Mali?")
+    await suggested.get_by_role("button", name="Merge into it").click()
+    await expect(moderator.locator("#incoming > li", has_text=lifted)).to_have_count(0)
     assert problems.seen == []

@@ -25,6 +25,9 @@ class ClientView:
         elif kind == "update":
             if (question := frame.get("question")) is not None:
                 self.questions[question["id"]] = dict(question)
+            for regrouped in (frame.get("group"), *(frame.get("also") or ())):
+                if regrouped is not None:
+                    self.questions[regrouped["id"]] = dict(regrouped)
             if removed := frame.get("removed"):
                 self.questions.pop(removed, None)
             if (queue := frame.get("queue")) is not None:

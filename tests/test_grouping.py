@@ -1,0 +1,248 @@
+"""Duplicate grouping end to end: automatic merges and suggestions, moderators' merge and unmerge with replay,
+supporters counted once, participants' similar-question hints, and one group when two processes race."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from liveqa import operations, submissions
+from liveqa.dedup import Embedder, Index
+from liveqa.dedup.semantic import DIM, MODEL_ID, Matrix
+from liveqa.domain import screening
+from liveqa.grouping import Grouping
+from liveqa.store import RedisStore, keys
+from tests.conftest import MODERATOR_PASSWORD
+from tests.helpers import Client, EventFixture, login
+from tests.processes import ServerProcess
+from tests.view_model import ClientView
+
+SUDAN = "What will the Security Council do about the humanitarian situation in Sudan?"
+SUDAN_AGAIN = "What will the Security Council do regarding the humanitarian situation in Sudan?"
+SUDAN_AR = "ماذا سيفعل مجلس الأمن بشأن الوضع الإنساني في السودان؟"
+CIVIL_SOCIETY = "How can civil society organisations take part in the Council's work?"
+EXTEND = "Will the Council extend the sanctions on Mali?"
+LIFT = "Will the Council lift the sanctions on Mali?"
+
+
+async def _moderator(base: str, event: EventFixture, name: str = "Mod") -> Client:
+    mod = await Client.open(base, event.slug, "moderator", sid=await login(base, event.slug, event.password, name))
+    await mod.expect("snapshot")
+    return mod
+
+
+async def _approved(asker: Client, mod: Client, text: str) -> str:
+    qid: str = (await asker.submit(text))["qid"]
+    await mod.expect("update", question__id=qid)
+    assert (await mod.act("approve", qid=qid))["type"] == "done"
+    return qid
+
+
+async def test_a_paraphrase_is_merged_and_its_asker_supports_once(server: str, event: EventFixture) -> None:
+    """A repeat in other words (and in Arabic) joins the first question: the group's supporters are the distinct
+    participants who asked or voted, its askers see where their question went, voting twice is refused."""
+    first, second, third, voter = [await Client.open(server, event.slug) for _ in range(4)]
+    mod = await _moderator(server, event)
+    head = await _approved(first, mod, SUDAN)
+
+    member = (await second.submit(SUDAN_AGAIN))["qid"]
+    merged = await mod.expect("update", question__id=member, question__group=head, timeout=10)
+    assert merged["group"]["id"] == head and merged["group"]["votes"] == 1
+    assert (await second.expect("own", question__id=member, question__group=head))["question"]["status"] == "pending"
+    assert (await voter.expect("update", group__id=head, group__votes=1))["group"]["status"] == "approved"
+
+    arabic = (await third.submit(SUDAN_AR))["qid"]
+    await mod.expect("update", question__id=arabic, question__group=head, group__votes=2, timeout=10)
+
+    for already in (first, second, third):  # each asked one of the group's questions
+        await already.send("upvote", qid=head)
+        assert (await already.expect("error", qid=head))["code"] == "already_voted"
+    await voter.send("upvote", qid=member)  # a vote for a merged question counts for its group
+    assert (await mod.expect("votes"))["votes"] == {head: 3}
+    await voter.send("upvote", qid=head)
+    assert (await voter.expect("error", qid=head))["code"] == "already_voted"
+    snapshot = await (await Client.open(server, event.slug)).expect("snapshot")
+    assert [q["id"] for q in snapshot["questions"]] == [head]  # merged questions are not listed on their own
+
+
+async def test_opposite_asks_are_suggested_not_merged(server: str, event: EventFixture) -> None:
+    """Extending and lifting sanctions read alike but ask opposite things: moderators get a suggestion."""
+    asker = await Client.open(server, event.slug)
+    mod = await _moderator(server, event)
+    extend = await _approved(asker, mod, EXTEND)
+    lift = (await asker.submit(LIFT))["qid"]
+    suggested = await mod.expect("update", question__id=lift, question__similar=extend, timeout=10)
+    assert suggested["question"]["group"] == "" and 0.3 <= suggested["question"]["similarity"] < 1
+    other = (await asker.submit(CIVIL_SOCIETY))["qid"]
+    await mod.expect("update", question__id=other, question__status="pending")
+    await asyncio.sleep(0.5)
+    frames = [f for f in await mod.drain() if f.get("question", {}).get("id") == other]
+    assert all(not f["question"]["similar"] and not f["question"]["group"] for f in frames)
+    assert (await mod.act("distinct", qid=lift))["type"] == "done"
+    assert (await mod.expect("update", question__id=lift))["question"]["similar"] == ""
+
+
+async def test_moderators_merge_and_unmerge_and_a_console_resumes_across_both(server: str, event: EventFixture) -> None:
+    """Merging takes a question out of the queue into another's group; unmerging brings it back with its own
+    supporters. A console that was away replays both and holds what a fresh snapshot shows."""
+    asker, voter = await Client.open(server, event.slug), await Client.open(server, event.slug)
+    mod = await _moderator(server, event)
+    a = await _approved(asker, mod, CIVIL_SOCIETY)
+    b = await _approved(voter, mod, EXTEND)
+    await asker.send("upvote", qid=b)
+    await mod.expect("votes", votes={b: 1})
+    away = await _moderator(server, event, "Away")
+    view = ClientView().apply_all(await away.drain())
+    view.apply_all([f for f in away.frames if f["type"] == "snapshot"])
+    epoch, last_id = away.epoch, away.last_id
+    await away.close()
+
+    assert (await mod.act("merge", qid=b, into=a))["type"] == "done"
+    merged = await mod.expect("update", question__id=b, question__group=a)
+    assert merged["queue"] == [a] and merged["group"]["votes"] == 1  # the voter who asked b; asker counted once
+    assert (await mod.act("merge", qid=a, into=b))["code"] == "bad_transition"
+    assert (await mod.act("unmerge", qid=b))["type"] == "done"
+    split = await mod.expect("update", question__id=b, question__group="", group__id=a)
+    assert split["queue"] == [a, b] and split["group"]["votes"] == 0 and split["question"]["votes"] == 1
+    assert (await mod.act("merge", qid=a, into=b))["type"] == "done"
+    await mod.expect("update", question__id=a, question__group=b)
+
+    back = await Client.open(
+        server,
+        event.slug,
+        "moderator",
+        sid=await login(server, event.slug, event.password),
+        epoch=epoch,
+        last_id=last_id,
+    )
+    await back.expect("resumed")
+    replayed = await back.drain()
+    fresh = await _moderator(server, event, "Fresh")
+    reference = ClientView().apply_all([f for f in fresh.frames if f["type"] == "snapshot"])
+    resumed = ClientView()
+    resumed.questions, resumed.queue = {q: dict(v) for q, v in view.questions.items()}, list(view.queue)
+    resumed.apply_all(replayed)
+    assert resumed.queue == reference.queue == [b]
+    assert {q: (v["group"], v["votes"]) for q, v in resumed.questions.items()} == {
+        q: (v["group"], v["votes"]) for q, v in reference.questions.items()
+    }
+    assert reference.questions[a]["group"] == b and reference.questions[b]["votes"] == 1
+
+
+async def test_hints_show_only_what_the_participant_may_see(server: str, event: EventFixture) -> None:
+    """Similar questions while typing: approved ones only, one per group, never a pending question."""
+    asker, typist = await Client.open(server, event.slug), await Client.open(server, event.slug)
+    mod = await _moderator(server, event)
+    pending = (await asker.submit(SUDAN))["qid"]
+    await mod.expect("update", question__id=pending)
+    await typist.send("similar", text=SUDAN_AGAIN, ref="1")
+    assert (await typist.expect("similar", ref="1"))["questions"] == []
+    await mod.act("approve", qid=pending)
+    await typist.expect("update", question__id=pending, question__status="approved")
+    await asyncio.sleep(0.2)  # the index follows the log
+    await typist.send("similar", text="Sudan humanitarian situation: what will the Council do?", ref="2")
+    found = (await typist.expect("similar", ref="2"))["questions"]
+    assert [q["id"] for q in found] == [pending] and found[0]["text"] == SUDAN
+    await typist.send("similar", text="When is the next open debate on climate?", ref="3")
+    assert (await typist.expect("similar", ref="3"))["questions"] == []
+    for n in range(12):  # an embedding each: a few a second per socket
+        await typist.send("similar", text=f"question {n}", ref=f"r{n}")
+    assert (await typist.expect("error", code="rate_limited"))["retry_after_ms"] > 0
+
+
+@pytest.fixture
+def two_servers(redis_url: str, tmp_path: Path) -> Iterator[tuple[ServerProcess, ServerProcess]]:
+    first = ServerProcess(redis_url, tmp_path / "a.log").start()
+    second = ServerProcess(redis_url, tmp_path / "b.log").start()
+    try:
+        yield first, second
+    finally:
+        first.stop()
+        second.stop()
+
+
+PAIRS = [
+    (SUDAN, SUDAN_AGAIN),
+    ("How will the Council protect civilians in Sudan?", "How is the Council going to protect civilians in Sudan?"),
+    ("What will the Council do about famine in Gaza?", "Que va faire le Conseil contre la famine à Gaza ?"),
+    (CIVIL_SOCIETY, "How can civil society organisations take part in the Council's work"),
+]
+
+
+async def test_paraphrases_sent_at_once_to_two_processes_make_one_group(
+    two_servers: tuple[ServerProcess, ServerProcess], event: EventFixture
+) -> None:
+    """Each pair is sent at the same moment, one question to each process: every pair ends as one group."""
+    a, b = two_servers
+    on_a, on_b = await Client.open(a.url, event.slug), await Client.open(b.url, event.slug)
+    mod = await _moderator(a.url, event)
+    qids: list[tuple[str, str]] = []
+    for left, right in PAIRS:
+        acks = await asyncio.gather(on_a.submit(left), on_b.submit(right))
+        qids.append((acks[0]["qid"], acks[1]["qid"]))
+    for x, y in qids:
+        later = max(x, y, key=int)
+        await mod.expect("update", question__id=later, question__group=min(x, y, key=int), timeout=20)
+    other = await _moderator(b.url, event, "Other")
+    final = ClientView().apply_all(other.frames)
+    heads = {q["id"] for q in final.questions.values() if not q["group"]}
+    assert heads == {min(pair, key=int) for pair in qids}
+
+
+class Refusing:
+    """An embedder that must not be called: the index is rebuilt from stored vectors."""
+
+    model_id = MODEL_ID
+    dim = DIM
+
+    def encode(self, texts: Sequence[str]) -> Matrix:
+        raise AssertionError(f"recomputed {len(texts)} embeddings")
+
+
+async def test_a_restarted_process_rebuilds_the_index_from_stored_vectors(
+    store: RedisStore, event: EventFixture
+) -> None:
+    info = await store.event_info(event.slug)
+    assert info is not None
+    for n, text in enumerate((SUDAN, CIVIL_SOCIETY, EXTEND)):
+        draft = submissions.Draft(
+            cid=f"rebuild-{n:04d}", text=text, name="Amina", organisation="Voices of the Sahel", country="NE"
+        )
+        await submissions.submit(store, info, screening.load(""), f"p{n}", draft, rate=(0, 1.0))
+    assert await store.client.hlen(keys.vectors(event.slug)) == 3
+    refusing: Embedder = Refusing()
+    grouping = Grouping(event.slug, store, refusing)
+    await grouping.start(await store.load_state(event.slug))
+    try:
+        index = grouping.index
+        assert isinstance(index, Index) and len(index) == 3
+        vector = index.vector("1")
+        assert vector.shape == (DIM,) and abs(float(np.linalg.norm(vector)) - 1) < 1e-3
+    finally:
+        await grouping.stop()
+
+
+async def test_a_decision_on_a_stale_view_is_refused(store: RedisStore) -> None:
+    """group.lua takes decisions in question order: one made before another process moved on is refused."""
+    slug = "stale-decisions"
+    await operations.create_event(store, slug, "Stale", password=MODERATOR_PASSWORD)
+    try:
+        info = await store.event_info(slug)
+        assert info is not None
+        for n, text in enumerate((SUDAN, SUDAN_AGAIN)):
+            draft = submissions.Draft(
+                cid=f"stale-{n:06d}", text=text, name="Amina", organisation="Voices of the Sahel", country="NE"
+            )
+            await submissions.submit(store, info, screening.load(""), f"p{n}", draft, rate=(0, 1.0), embed=False)
+        assert await store.group(slug, "1", 0, "new", "", 0.0) == "new"
+        assert await store.group(slug, "1", 0, "new", "", 0.0) is None  # decided already
+        assert await store.group(slug, "2", 1, "merge", "1", 0.8) == "merge"
+        assert await store.grouped(slug) == 2
+        state = await store.load_state(slug)
+        assert state.questions["2"].group == "1" and [q.id for q in state.members("1")] == ["2"]
+    finally:
+        await store.delete_event(slug)
