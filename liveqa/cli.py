@@ -15,12 +15,13 @@ from pathlib import Path
 from typing import TypeVar
 
 import click
+import msgspec
 import uvicorn
 
 from liveqa import backup, logs, operations, protocol, retention, submissions
 from liveqa.domain import screening
 from liveqa.domain.errors import Rejected
-from liveqa.domain.model import Moderation
+from liveqa.domain.model import Moderation, Ranking
 from liveqa.embedded import EmbeddedRedis
 from liveqa.settings import Settings, SettingsError
 from liveqa.store import RedisStore
@@ -355,6 +356,39 @@ def event_schedule(
     with _redis_url(settings) as url:
         _with_store(url, lambda store: operations.update_event(store, slug, opens_at=opens_at, closes_at=closes_at))
     click.echo("Schedule cleared." if clear else "Schedule set.")
+
+
+@event.command("ranking")
+@click.argument("slug")
+@click.option("--votes", type=float, help="Points per ln(1 + supporters).")
+@click.option("--age-minutes", type=float, help="A question this much newer gains one point.")
+@click.option("--organisation", type=float, help="Points off per question of the organisation approved or answered.")
+@click.option("--country", type=float, help="Points off per question of the country approved or answered.")
+@click.option("--first-time", type=float, help="Points for an asker with nothing approved or answered yet.")
+@click.option("--region", type=float, help="Points for a region at none of its share of approved questions.")
+@click.option("--redis-url", help="Redis to use [LIVEQA_REDIS_URL].")
+def event_ranking(slug: str, redis_url: str | None, **weights: float | None) -> None:
+    """Show or set the weights of the order proposed for incoming questions (docs/ranking.md)."""
+    settings = _settings(redis_url=redis_url)
+
+    async def run(store: RedisStore) -> Ranking:
+        info = await store.event_info(slug)
+        if info is None:
+            raise click.ClickException(f"no event {slug!r}")
+        changes = {name: value for name, value in weights.items() if value is not None}
+        if not changes:
+            return info.ranking
+        try:
+            ranking = msgspec.convert({**msgspec.structs.asdict(info.ranking), **changes}, Ranking)
+        except msgspec.ValidationError as exc:
+            raise click.ClickException(f"bad weight: {exc}") from None
+        await operations.update_event(store, slug, ranking=ranking)
+        return ranking
+
+    with _redis_url(settings) as url:
+        ranking = _with_store(url, run)
+    for name, value in msgspec.structs.asdict(ranking).items():
+        click.echo(f"{name.replace('_', '-'):13} {value:g}")
 
 
 @event.command("import")

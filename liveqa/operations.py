@@ -7,9 +7,11 @@ import secrets
 import time
 from dataclasses import dataclass
 
+import msgspec
+
 from liveqa import auth
 from liveqa.domain import rules
-from liveqa.domain.model import Moderation
+from liveqa.domain.model import Moderation, Ranking
 from liveqa.settings import Settings
 from liveqa.store import RedisStore
 
@@ -140,6 +142,7 @@ async def update_event(
     blocked_words: list[str] | None = None,
     opens_at: int | None = None,
     closes_at: int | None = None,
+    ranking: Ranking | None = None,
 ) -> None:
     """Change an event's settings; what is None stays as it is. ValueError for a bad value. `opens_at` and
     `closes_at` (ms since the epoch, 0 for none) bound the time questions are taken."""
@@ -169,6 +172,8 @@ async def update_event(
         fields["retention_days"] = str(retention_days)
     if blocked_words is not None:
         fields["blocked_words"] = json.dumps([w.strip() for w in blocked_words if w.strip()], ensure_ascii=False)
+    if ranking is not None:
+        fields["ranking"] = msgspec.json.encode(ranking).decode()
     if fields:
         action = {"0": "close", "1": "open"}.get(fields.get("open", ""), "settings")
         if "opens_at" in fields and action == "settings":

@@ -11,7 +11,7 @@ from typing import Annotated, Any
 
 import msgspec
 
-from liveqa.domain.model import EventInfo, Moderation, Status
+from liveqa.domain.model import EventInfo, Moderation, Ranking, Status
 
 SUBPROTOCOL = "liveqa.v1"
 VERSION = 1
@@ -108,7 +108,10 @@ class ModeratorAction(Inbound, frozen=True, kw_only=True):
 
 
 class Approve(ModeratorAction, tag="approve", frozen=True):
+    """Approve a question into the queue: at its end, or just before `before` (where the ranking proposes)."""
+
     qid: QuestionId
+    before: Annotated[str, msgspec.Meta(pattern=r"^([0-9]{1,12})?$")] = ""
 
 
 class Reject(ModeratorAction, tag="reject", frozen=True):
@@ -337,6 +340,7 @@ class ModeratorQuestion(msgspec.Struct, kw_only=True):
     group: str = ""  # merged into that question (its group's head)
     similar: str = ""  # a possible duplicate found by the grouping step
     similarity: float = 0.0
+    region: str = ""  # the UN M49 region of the asker's country ("002" Africa, "019" Americas, "142" Asia…)
 
 
 class ScreenQuestion(msgspec.Struct, kw_only=True, omit_defaults=True):
@@ -369,6 +373,7 @@ class EventView(msgspec.Struct, kw_only=True):
     ended: bool
     opens_at: int = 0  # ms since the epoch; 0: no set time
     closes_at: int = 0
+    ranking: Ranking = Ranking()  # the weights of the moderators' proposed order (docs/ranking.md)
 
     @classmethod
     def of(cls, info: EventInfo) -> EventView:
@@ -383,6 +388,7 @@ class EventView(msgspec.Struct, kw_only=True):
             ended=bool(info.ended),
             opens_at=info.opens_at,
             closes_at=info.closes_at,
+            ranking=info.ranking,
         )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import enum
 
 from liveqa import protocol as p
+from liveqa.domain import regions
 from liveqa.domain.model import Question
 from liveqa.domain.state import EventState, LogEntry
 
@@ -88,6 +89,7 @@ def moderator_question(q: Question) -> p.ModeratorQuestion:
         group=q.group,
         similar=q.similar,
         similarity=q.similarity,
+        region=regions.region(q.country) if q.country else "",
     )
 
 

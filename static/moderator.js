@@ -94,6 +94,25 @@ const MESSAGES = {
     "q.answer": "Answer: {text}",
     "q.display": "For the room ({lang}): {text}",
     "q.banned": "Banned",
+    "q.score": "Score {total}: {parts}",
+    "score.votes": "supporters {v}",
+    "score.age": "newer {v}",
+    "score.organisation": "organisation has {n} taken {v}",
+    "score.country": "country has {n} taken {v}",
+    "score.first_time": "first question {v}",
+    "score.region": "region under-represented {v}",
+    "balance.heading": "Balance",
+    "balance.region": "By region",
+    "balance.organisation": "By organisation (most questions first)",
+    "balance.received": "Received",
+    "balance.approved": "Approved",
+    "balance.answered": "Answered",
+    "balance.none": "Not given",
+    "region.002": "Africa",
+    "region.019": "Americas",
+    "region.142": "Asia",
+    "region.150": "Europe",
+    "region.009": "Oceania",
     "q.merged": { one: "{n} similar question merged in", other: "{n} similar questions merged in" },
     "q.similar": "Possible duplicate ({score}% alike) of:",
     "action.merge": "Merge into it",
@@ -322,7 +341,109 @@ function renderSources() {
   select.value = sources.includes(sourceFilter) ? sourceFilter : "";
 }
 
+// --- ranking (docs/ranking.md) and balance ----------------------------------------------------------------
+// The score proposes an order for incoming questions and a place in the queue for a newly approved one;
+// the queue itself stays in the moderators' order. Every part is shown on the card.
+
+const TAKEN = new Set(["approved", "answered"]);
+let tally = null;
+
+function countTallies() {
+  const counts = { org: new Map(), country: new Map(), asker: new Map(), received: new Map(), taken: new Map() };
+  counts.first = Infinity;
+  counts.takenTotal = 0;
+  counts.total = 0;
+  const bump = (map, key) => key && map.set(key, (map.get(key) ?? 0) + 1);
+  for (const q of questions.values()) {
+    if (q.status === "withdrawn") continue;
+    counts.first = Math.min(counts.first, q.created || Infinity);
+    counts.total += 1;
+    bump(counts.received, q.region || "-");
+    if (!TAKEN.has(q.status) || q.group) continue;
+    counts.takenTotal += 1;
+    bump(counts.taken, q.region || "-");
+    bump(counts.org, orgKey(q));
+    bump(counts.country, q.country);
+    bump(counts.asker, q.pid);
+  }
+  return counts;
+}
+
+const orgKey = (q) => (q.organisation ?? "").trim().toLocaleLowerCase();
+
+function scoreOf(q) {
+  const w = event?.ranking ?? {};
+  const self = TAKEN.has(q.status) && !q.group ? 1 : 0; // a queued question is not its own competition
+  const orgTaken = orgKey(q) ? (tally.org.get(orgKey(q)) ?? 0) - self : 0;
+  const countryTaken = q.country ? (tally.country.get(q.country) ?? 0) - self : 0;
+  let region = 0;
+  if (q.region && tally.takenTotal > self) {
+    const share = (tally.received.get(q.region) ?? 0) / tally.total;
+    const taken = ((tally.taken.get(q.region) ?? 0) - self) / (tally.takenTotal - self);
+    region = Math.max(0, 1 - taken / share);
+  }
+  const parts = {
+    votes: (w.votes ?? 1) * Math.log(2 + (q.votes ?? 0)),
+    age: ((q.created || tally.first) - tally.first) / 60000 / (w.age_minutes ?? 30),
+    organisation: -(w.organisation ?? 0.5) * orgTaken,
+    country: -(w.country ?? 0.25) * countryTaken,
+    first_time: (tally.asker.get(q.pid) ?? 0) - self > 0 ? 0 : (w.first_time ?? 0.5),
+    region: (w.region ?? 0.5) * region,
+  };
+  const total = Object.values(parts).reduce((a, b) => a + b, 0);
+  return { total, parts, counts: { organisation: orgTaken, country: countryTaken } };
+}
+
+function scoreText(q) {
+  const { total, parts, counts } = scoreOf(q);
+  const fmt = (v) => `${v >= 0 ? "+" : "−"}${Math.abs(v).toFixed(2)}`;
+  const shown = Object.entries(parts)
+    .filter(([, v]) => Math.abs(v) >= 0.005)
+    .map(([name, v]) => t(`score.${name}`, { v: fmt(v), n: counts[name] ?? "" }));
+  return t("q.score", { total: total.toFixed(2), parts: shown.join(" · ") });
+}
+
+// Where the ranking proposes a newly approved question: before the first unpinned queued one it outranks.
+function approvePosition(q) {
+  const mine = scoreOf(q).total;
+  const next = queueOrder().find((other) => !other.pinned && scoreOf(other).total < mine);
+  return next ? next.id : "";
+}
+
+function renderBalance() {
+  const rows = (entries) =>
+    entries.map(([label, received, approved, answered]) =>
+      h("tr", {}, h("th", { scope: "row", dir: "auto" }, label), h("td", {}, received), h("td", {}, approved), h("td", {}, answered)),
+    );
+  const by = (keyOf, labelOf) => {
+    const table = new Map();
+    for (const q of questions.values()) {
+      if (q.status === "withdrawn") continue;
+      const key = keyOf(q);
+      const row = table.get(key) ?? [labelOf(q), 0, 0, 0];
+      row[1] += 1;
+      if (q.status === "approved" && !q.group) row[2] += 1;
+      if (q.status === "answered" && !q.group) row[3] += 1;
+      table.set(key, row);
+    }
+    return [...table.values()].sort((a, b) => b[1] - a[1]);
+  };
+  const head = h("tr", {}, h("th", {}, ""), ...["received", "approved", "answered"].map((c) => h("th", { scope: "col" }, t(`balance.${c}`))));
+  const regionName = (q) => (q.region ? t(`region.${q.region}`) : t("balance.none"));
+  const orgName = (q) => (q.organisation ?? "").trim() || t("balance.none");
+  const key = JSON.stringify([by((q) => q.region, regionName), by(orgKey, orgName).slice(0, 10)]);
+  const box = $("balance-tables");
+  if (box.dataset.key === key) return;
+  box.dataset.key = key;
+  const [regions, orgs] = JSON.parse(key);
+  box.replaceChildren(
+    h("table", {}, h("caption", {}, t("balance.region")), h("thead", {}, head.cloneNode(true)), h("tbody", {}, rows(regions))),
+    h("table", {}, h("caption", {}, t("balance.organisation")), h("thead", {}, head), h("tbody", {}, rows(orgs))),
+  );
+}
+
 function columns() {
+  tally = countTallies();
   membersOf = new Map();
   for (const q of questions.values()) {
     if (!q.group) continue;
@@ -334,7 +455,7 @@ function columns() {
   const newest = (a, b) => (b.created ?? 0) - (a.created ?? 0);
   const latest = (a, b) => (b.updated ?? 0) - (a.updated ?? 0);
   return {
-    incoming: all.filter((q) => q.status === "pending").sort(newest),
+    incoming: all.filter((q) => q.status === "pending").sort((a, b) => scoreOf(b).total - scoreOf(a).total || newest(a, b)),
     queue: queueOrder(),
     screen: questions.has(screen) ? [questions.get(screen)] : [],
     answered: all.filter((q) => q.status === "answered").sort((a, b) => (b.answered ?? 0) - (a.answered ?? 0)),
@@ -368,6 +489,7 @@ function render() {
     }
   }
   renderPresence();
+  renderBalance();
   markSelected();
 }
 
@@ -385,6 +507,7 @@ function createCard(q, column) {
     votes: h("span", { class: "mq-votes" }),
     text: h("p", { class: "mq-text", dir: "auto", id: `${id}-text` }),
     original: h("details", { class: "mq-original" }, h("summary", {}, t("q.original")), h("p", { dir: "auto" })),
+    score: h("p", { class: "mq-score" }),
     similar: h("div", { class: "mq-similar" }),
     group: h("details", { class: "mq-group" }, h("summary", {}), h("ul", {})),
     who: h("p", { class: "mq-who", dir: "auto" }),
@@ -402,10 +525,11 @@ function createCard(q, column) {
     h("div", { class: "mq-head" }, parts.badges, parts.votes),
     parts.text,
     parts.original,
-    parts.similar,
-    parts.group,
     parts.who,
     h("p", { class: "mq-meta" }, parts.time, " ", parts.shown),
+    parts.score,
+    parts.similar,
+    parts.group,
     parts.tags,
     parts.notes,
     parts.reason,
@@ -437,7 +561,8 @@ function updateCard(li, q, column, items) {
   }
   li.classList.toggle("on-screen", onScreen && column !== "screen");
   li.classList.toggle("pinned", Boolean(q.pinned) && q.status === "approved");
-  setText(p.votes, q.status === "approved" || q.status === "answered" ? t("q.votes", { n: q.votes ?? 0 }) : "");
+  const counted = q.status === "approved" || q.status === "answered" || q.votes > 0; // merged askers count
+  setText(p.votes, counted ? t("q.votes", { n: q.votes ?? 0 }) : "");
   setText(p.text, q.text);
   show(p.original, Boolean(q.original));
   setText(p.original.lastChild, q.original ?? "");
@@ -465,6 +590,8 @@ function updateCard(li, q, column, items) {
   const reason = q.status === "rejected" && q.reason ? t("q.reason", { reason: q.reason }) : "";
   setText(p.reason, reason + (q.by && column === "closed" ? ` (${t("q.by", { name: q.by })})` : ""));
   show(p.reason, Boolean(reason));
+  show(p.score, column === "incoming");
+  if (column === "incoming") setText(p.score, scoreText(q));
   if (column !== "screen") {
     updateSimilar(p.similar, q);
     updateGroup(p.group, q);
@@ -615,6 +742,9 @@ function perform(name, qid) {
       break;
     case "show":
       if (screen !== qid) act("show", { qid });
+      break;
+    case "approve":
+      act("approve", { qid, before: approvePosition(q) });
       break;
     default:
       act(name, { qid });
@@ -853,7 +983,7 @@ function onKey(e) {
       break;
     }
     case "a":
-      if (q && ["pending", "rejected", "archived"].includes(q.status)) act("approve", { qid: q.id });
+      if (q && ["pending", "rejected", "archived"].includes(q.status)) perform("approve", q.id);
       break;
     case "r":
       if (q && ["pending", "approved"].includes(q.status)) perform("reject", q.id);

@@ -21,6 +21,8 @@ from playwright.async_api import (
     expect,
 )
 
+from liveqa import operations
+from liveqa.domain.model import Ranking
 from liveqa.store import RedisStore
 from tests.helpers import SECOND, Client, EventFixture
 
@@ -423,4 +425,45 @@ async def test_duplicates_hint_merge_split_and_suggestion(
     await expect(suggested.locator(".mq-similar")).to_contain_text("Will the Council extend the sanctions on Mali?")
     await suggested.get_by_role("button", name="Merge into it").click()
     await expect(moderator.locator("#incoming > li", has_text=lifted)).to_have_count(0)
+    assert problems.seen == []
+
+
+async def test_incoming_is_ranked_with_its_reasons_and_a_balance_panel(
+    server: str, event: EventFixture, store: RedisStore, browser: Browser, problems: Problems
+) -> None:
+    """Incoming questions are ordered by the event's score, each card says why; an organisation that already has
+    a question approved ranks lower; an approval lands where the score proposes; the balance panel counts."""
+    weights = Ranking(votes=1, age_minutes=10_000, organisation=2, country=0, first_time=0, region=0)
+    await operations.update_event(store, event.slug, ranking=weights)
+    sahel, other = [await Client.open(server, event.slug) for _ in range(2)]
+    await sahel.submit("Will the Council visit the Sahel this year?")
+    moderator = await moderator_page(browser, problems, server, event)
+    await moderator.locator("#incoming > li", has_text="visit the Sahel").get_by_role("button", name="Approve").click()
+    await expect(moderator.locator("#queue > li")).to_have_count(1)
+
+    await sahel.submit("Will the Council fund local mediators?")
+    await other.submit("How are women mediators included?", organisation="Women Mediate")
+    incoming = moderator.locator("#incoming > li")
+    await expect(incoming.locator(".mq-text")).to_have_text(
+        ["How are women mediators included?", "Will the Council fund local mediators?"]
+    )
+    await expect(incoming.filter(has_text="fund local")).to_contain_text("organisation has 1 taken −2.00")
+    await expect(incoming.filter(has_text="women")).to_contain_text("Score 0.69: supporters +0.69")
+
+    # Approved, a question goes where it outranks the queue: the second Sahel question last, the newcomer first.
+    await incoming.filter(has_text="fund local").get_by_role("button", name="Approve").click()
+    await expect(moderator.locator("#queue > li")).to_have_count(2)
+    await incoming.filter(has_text="women").get_by_role("button", name="Approve").click()
+    await expect(moderator.locator("#queue > li .mq-text")).to_have_text(
+        [
+            "How are women mediators included?",
+            "Will the Council visit the Sahel this year?",
+            "Will the Council fund local mediators?",
+        ]
+    )
+    balance = moderator.locator("#balance")
+    await expect(balance.locator("table").first.locator("tr", has_text="Africa")).to_have_text("Africa330")
+    await expect(balance.locator("table").nth(1).locator("tr", has_text="Voices of the Sahel")).to_have_text(
+        "Voices of the Sahel220"
+    )
     assert problems.seen == []

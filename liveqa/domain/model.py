@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 import json
+from typing import Annotated
 
 import msgspec
 
@@ -107,6 +108,28 @@ class Announcement(msgspec.Struct, kw_only=True, frozen=True):
     at: int = 0
 
 
+Weight = Annotated[float, msgspec.Meta(ge=0, le=100)]
+
+
+class Ranking(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=True):
+    """The weights of the score that orders incoming questions for moderators (docs/ranking.md):
+
+        score = votes · ln(1 + supporters) + minutes since the first question / age_minutes
+                − organisation · (questions of the asker's organisation already approved or answered)
+                − country · (… of the asker's country)
+                + first_time · (the asker has none approved or answered yet)
+                + region · (how far the asker's M49 region is below its share of the questions received)
+
+    It only proposes: moderators order the queue, and a newly approved question is placed by it."""
+
+    votes: Weight = 1.0
+    age_minutes: Annotated[float, msgspec.Meta(ge=1, le=10_000)] = 30.0
+    organisation: Weight = 0.5
+    country: Weight = 0.25
+    first_time: Weight = 0.5
+    region: Weight = 0.5
+
+
 class Moderation(enum.StrEnum):
     PRE = "pre"  # every question waits for a moderator
     POST = "post"  # questions are public at once, unless the word lists hold them for review
@@ -127,6 +150,7 @@ class EventInfo(msgspec.Struct, kw_only=True, frozen=True):
     ended: int = 0  # ms since the epoch when the event was ended; 0 while it runs
     opens_at: int = 0  # ms since the epoch: questions are taken from then (0: no limit)
     closes_at: int = 0  # … and until then (0: no limit)
+    ranking: Ranking = Ranking()
 
     @classmethod
     def from_flat(cls, fields: dict[str, str]) -> EventInfo:
@@ -143,4 +167,5 @@ class EventInfo(msgspec.Struct, kw_only=True, frozen=True):
             ended=int(fields.get("ended", "0")),
             opens_at=int(fields.get("opens_at", "0") or 0),
             closes_at=int(fields.get("closes_at", "0") or 0),
+            ranking=msgspec.json.decode(fields["ranking"], type=Ranking) if fields.get("ranking") else Ranking(),
         )

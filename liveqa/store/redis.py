@@ -412,13 +412,14 @@ class RedisStore:
     # --- moderation -----------------------------------------------------------------------------------
 
     async def transition(
-        self, slug: str, qid: str, action: Action, *, by: str, owner: str = "", reason: str = ""
+        self, slug: str, qid: str, action: Action, *, by: str, owner: str = "", reason: str = "", before: str = ""
     ) -> str:
-        """Apply a moderation action (or the asker's withdrawal) by the domain's table; returns the log id."""
+        """Apply a moderation action (or the asker's withdrawal) by the domain's table; returns the log id. A question
+        entering the queue goes at its end, or just before `before` when that is in the queue."""
         reply = await self._run(
             "transition",
             [keys.meta(slug), keys.log(slug), keys.question(slug, qid), keys.queue(slug)],
-            [self._maxlen, qid, by, owner, reason, str(action), *transition_table(action)],
+            [self._maxlen, qid, by, owner, reason, str(action), before, *transition_table(action)],
         )
         return str(reply[0])
 

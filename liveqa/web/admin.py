@@ -15,7 +15,7 @@ from starlette.responses import Response
 
 from liveqa import operations, retention, submissions, webhooks
 from liveqa.domain import errors
-from liveqa.domain.model import Moderation
+from liveqa.domain.model import Moderation, Ranking
 from liveqa.web.services import Services
 
 logger = logging.getLogger(__name__)
@@ -49,6 +49,7 @@ class EventChanges(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     blocked_words: list[Annotated[str, msgspec.Meta(max_length=100)]] | None = None
     opens_at: Annotated[int, msgspec.Meta(ge=0)] | None = None  # ms since the epoch; 0 for no set time
     closes_at: Annotated[int, msgspec.Meta(ge=0)] | None = None
+    ranking: Ranking | None = None  # the weights of the proposed order of incoming questions
 
 
 class NewPassword(msgspec.Struct, forbid_unknown_fields=True):
@@ -77,6 +78,7 @@ class EventOut(msgspec.Struct, kw_only=True):
     retention_days: int
     blocked_words: list[str]
     ended: bool
+    ranking: Ranking
     links: LinksOut
 
 
@@ -243,6 +245,7 @@ async def _event(request: Request) -> EventOut:
         retention_days=info.retention_days,
         blocked_words=list(info.blocked_words),
         ended=bool(info.ended),
+        ranking=info.ranking,
         links=LinksOut(**vars(links)),
     )
 

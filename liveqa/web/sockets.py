@@ -482,7 +482,9 @@ def _detail(message: p.ModeratorMessage, before: tuple[str, str]) -> dict[str, s
 async def _moderate(session: Session, message: p.ModeratorMessage, name: str) -> str:
     store, slug = session.services.store, session.slug
     match message:
-        case p.Approve() | p.Archive() | p.Restore() | p.Answer() | p.Reopen():
+        case p.Approve():
+            return await store.transition(slug, message.qid, Action.APPROVE, by=name, before=message.before)
+        case p.Archive() | p.Restore() | p.Answer() | p.Reopen():
             action = Action(str(type(message).__struct_config__.tag))
             return await store.transition(slug, message.qid, action, by=name)
         case p.Reject():

@@ -11,14 +11,15 @@
 -- ARGV[4]  owner: when not '', only the participant with this id may act (the asker withdrawing)
 -- ARGV[5]  reason (kept with a rejection; cleared otherwise)
 -- ARGV[6]  action name (for the error detail, and logged as 'a' for webhooks)
--- ARGV[7…] the action's table as from/to pairs
+-- ARGV[7]  where an approved question goes in the queue: '' for the end, or the id to insert it before
+-- ARGV[8…] the action's table as from/to pairs
 --
 -- Returns {'ok', log id, new status}; or {'unknown_question'}, {'not_yours'}, {'bad_transition', detail}.
 local status = redis.call('HGET', KEYS[3], 'status')
 if not status then return {'unknown_question', ARGV[2]} end
 if ARGV[4] ~= '' and redis.call('HGET', KEYS[3], 'pid') ~= ARGV[4] then return {'not_yours', ARGV[2]} end
 local table_pairs = {}
-for i = 7, #ARGV do table_pairs[#table_pairs + 1] = ARGV[i] end
+for i = 8, #ARGV do table_pairs[#table_pairs + 1] = ARGV[i] end
 local target = target_of(table_pairs, status)
 if not target then return {'bad_transition', 'cannot ' .. ARGV[6] .. ' a ' .. status .. ' question'} end
 local now = now_ms()
@@ -26,8 +27,11 @@ touch(KEYS[3], ARGV[3], now)
 redis.call('HSET', KEYS[3], 'status', target, 'reason', target == 'rejected' and ARGV[5] or '')
 if target == 'answered' then redis.call('HSET', KEYS[3], 'answered', now) end
 local entry = {}
-if target == 'approved' and status ~= 'approved' then
-  redis.call('RPUSH', KEYS[4], ARGV[2])
+local group = redis.call('HGET', KEYS[3], 'group')
+if target == 'approved' and status ~= 'approved' and not (group and group ~= '') then
+  if ARGV[7] == '' or redis.call('LINSERT', KEYS[4], 'BEFORE', ARGV[7], ARGV[2]) <= 0 then
+    redis.call('RPUSH', KEYS[4], ARGV[2])
+  end
   entry = {'o', list_json(KEYS[4])}
 elseif status == 'approved' and target ~= 'approved' then
   redis.call('LREM', KEYS[4], 0, ARGV[2])
