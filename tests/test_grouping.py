@@ -9,13 +9,17 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from click.testing import CliRunner
 
 from liveqa import operations, submissions
+from liveqa.cli import main
 from liveqa.dedup import Embedder, Index
 from liveqa.dedup.semantic import DIM, MODEL_ID, Matrix
 from liveqa.domain import screening
+from liveqa.domain.model import EventInfo
 from liveqa.grouping import Grouping
 from liveqa.store import RedisStore, keys
+from liveqa.store.redis import connect
 from tests.conftest import MODERATOR_PASSWORD
 from tests.helpers import Client, EventFixture, login
 from tests.processes import ServerProcess
@@ -246,3 +250,29 @@ async def test_a_decision_on_a_stale_view_is_refused(store: RedisStore) -> None:
         assert state.questions["2"].group == "1" and [q.id for q in state.members("1")] == ["2"]
     finally:
         await store.delete_event(slug)
+
+
+def test_ranking_weights_from_the_command_line_and_the_api(redis_url: str) -> None:
+    """`liveqa event ranking` shows and sets the weights; a bad one is refused; the event keeps them."""
+    runner = CliRunner()
+    args = ["--redis-url", redis_url]
+    runner.invoke(main, ["event", "create", "weights", "--title", "T", "--password", "a long password", *args])
+    try:
+        shown = runner.invoke(main, ["event", "ranking", "weights", *args])
+        assert shown.exit_code == 0 and "organisation  0.5" in shown.output, shown.output
+        done = runner.invoke(main, ["event", "ranking", "weights", "--organisation", "2", "--region", "0", *args])
+        assert done.exit_code == 0 and "organisation  2" in done.output and "region        0" in done.output
+        bad = runner.invoke(main, ["event", "ranking", "weights", "--votes", "-1", *args])
+        assert bad.exit_code != 0 and "bad weight" in bad.output
+
+        async def read() -> EventInfo | None:
+            client = connect(redis_url)
+            try:
+                return await RedisStore(client).event_info("weights")
+            finally:
+                await client.aclose()
+
+        info = asyncio.run(read())
+        assert info is not None and info.ranking.organisation == 2 and info.ranking.votes == 1
+    finally:
+        runner.invoke(main, ["event", "delete", "weights", "--yes", *args])
