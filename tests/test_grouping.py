@@ -276,3 +276,45 @@ def test_ranking_weights_from_the_command_line_and_the_api(redis_url: str) -> No
         assert info is not None and info.ranking.organisation == 2 and info.ranking.votes == 1
     finally:
         runner.invoke(main, ["event", "delete", "weights", "--yes", *args])
+
+
+SUDAN_GAZA = {  # the same question about two places, in the six UN languages
+    "en": (SUDAN, "What will the Security Council do about the humanitarian situation in Gaza?"),
+    "fr": (
+        "Que va faire le Conseil de sécurité face à la situation humanitaire au Soudan ?",
+        "Que va faire le Conseil de sécurité face à la situation humanitaire à Gaza ?",
+    ),
+    "es": (
+        "¿Qué hará el Consejo de Seguridad sobre la situación humanitaria en Sudán?",
+        "¿Qué hará el Consejo de Seguridad sobre la situación humanitaria en Gaza?",
+    ),
+    "ar": (SUDAN_AR, "ماذا سيفعل مجلس الأمن بشأن الوضع الإنساني في غزة؟"),
+    "ru": (
+        "Что Совет Безопасности сделает в связи с гуманитарной ситуацией в Судане?",
+        "Что Совет Безопасности сделает в связи с гуманитарной ситуацией в Газе?",
+    ),
+    "zh": ("安全理事会将如何应对苏丹的人道主义局势？", "安全理事会将如何应对加沙的人道主义局势？"),
+}
+
+
+async def test_the_same_question_about_two_places_makes_two_groups_in_six_languages(
+    server: str, event: EventFixture
+) -> None:
+    """Sent by twelve participants, the Sudan question in six languages is one group and the Gaza question another;
+    the first Gaza question is only suggested as a duplicate of the Sudan one, never merged into it."""
+    mod = await _moderator(server, event)
+    sudan, gaza = [], []
+    for texts, ids in (([s for s, _ in SUDAN_GAZA.values()], sudan), ([g for _, g in SUDAN_GAZA.values()], gaza)):
+        for text in texts:
+            asker = await Client.open(server, event.slug)
+            ids.append((await asker.submit(text))["qid"])
+    for qid in [*sudan[1:], *gaza[1:]]:
+        await mod.expect("update", question__id=qid, question__group=sudan[0] if qid in sudan else gaza[0], timeout=10)
+    first_gaza = await mod.expect("update", question__id=gaza[0], question__similar=sudan[0], timeout=10)
+    assert first_gaza["question"]["group"] == ""
+    final = ClientView().apply_all((await _moderator(server, event, "Other")).frames)
+    assert {q["id"]: q["group"] for q in final.questions.values()} == {
+        **{qid: "" if qid == sudan[0] else sudan[0] for qid in sudan},
+        **{qid: "" if qid == gaza[0] else gaza[0] for qid in gaza},
+    }
+    assert final.questions[sudan[0]]["votes"] == 5 and final.questions[gaza[0]]["votes"] == 5
