@@ -16,11 +16,12 @@ import logging
 import os
 import secrets
 import socket
+import time
 from dataclasses import dataclass
 
 from redis.exceptions import RedisError
 
-from liveqa import tasks
+from liveqa import metrics, tasks
 from liveqa.dedup import HINT_AT, Embedder, Index, Outcome, default_embedder, from_text, to_text
 from liveqa.dedup.semantic import Vector
 from liveqa.domain.errors import Rejected
@@ -74,6 +75,7 @@ class Grouping:
         self._changes: list[Question] = []
         self._wake = asyncio.Event()
         self._highest = 0  # the highest question number indexed (or seen: a question not indexed counts too)
+        self._seen_at: dict[int, float] = {}  # question number → when it reached this process (for the lag)
         self._task: asyncio.Task[None] | None = None
         self.decided = 0  # the last question number this process saw decided
 
@@ -146,6 +148,8 @@ class Grouping:
         if missing := [q for q in fresh if q.id not in vectors] + edited:
             vectors.update(await self._compute(missing))
         for q in latest.values():
+            if _number(q.id) > self._highest:
+                self._seen_at[_number(q.id)] = time.monotonic()
             self._highest = max(self._highest, _number(q.id))
             if q.status not in GROUPABLE:
                 index.remove(q.id)
@@ -172,6 +176,8 @@ class Grouping:
             return
         if not await self._store.lease(self.slug, self._owner, ttl_ms=LEASE_MS):
             self.decided = await self._store.grouped(self.slug)
+            for number in [n for n in self._seen_at if n <= self.decided]:
+                del self._seen_at[number]  # decided elsewhere
             return
         after = await self._store.grouped(self.slug)
         while after < self._highest:
@@ -188,6 +194,9 @@ class Grouping:
                 continue
             if done == "merge":
                 index.set_group(qid, target)
+            metrics.GROUPED.labels(done).inc()
+            if (seen := self._seen_at.pop(number, None)) is not None:
+                metrics.GROUPING_LAG.observe(time.monotonic() - seen)
             after = number
         self.decided = after
 

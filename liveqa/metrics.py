@@ -21,6 +21,12 @@ REDIS_SECONDS = Histogram(
     ["operation"],
     buckets=(0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
 )
+GROUPED = Counter("liveqa_grouped_total", "Grouping decisions made by this process, by outcome", ["outcome"])
+GROUPING_LAG = Histogram(
+    "liveqa_grouping_lag_seconds",
+    "From a new question reaching this process's log reader to its grouping decision (merge, suggest, new)",
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
+)
 
 
 class QueueDepth(Collector):

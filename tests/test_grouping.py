@@ -303,7 +303,8 @@ async def test_the_same_question_about_two_places_makes_two_groups_in_six_langua
     """Sent by twelve participants, the Sudan question in six languages is one group and the Gaza question another;
     the first Gaza question is only suggested as a duplicate of the Sudan one, never merged into it."""
     mod = await _moderator(server, event)
-    sudan, gaza = [], []
+    sudan: list[str] = []
+    gaza: list[str] = []
     for texts, ids in (([s for s, _ in SUDAN_GAZA.values()], sudan), ([g for _, g in SUDAN_GAZA.values()], gaza)):
         for text in texts:
             asker = await Client.open(server, event.slug)
