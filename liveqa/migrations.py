@@ -12,8 +12,17 @@ logger = logging.getLogger(__name__)
 
 Migration = Callable[[RedisStore, str], Awaitable[None]]
 
-# MIGRATIONS[n] turns an event of schema n into schema n + 1. None exist yet: schema 1 is the first.
-MIGRATIONS: dict[int, Migration] = {}
+
+
+async def _questions_before_grouping_stay_apart(store: RedisStore, slug: str) -> None:
+    """Schema 2 groups duplicates. The questions of an event from before are taken as decided, so that an upgrade
+    in the middle of an event never merges what moderators have already been handling one by one."""
+    seq = await store.client.get(keys.seq(slug))
+    await store.client.set(keys.grouped(slug), seq or "0", nx=True)
+
+
+# MIGRATIONS[n] turns an event of schema n into schema n + 1.
+MIGRATIONS: dict[int, Migration] = {1: _questions_before_grouping_stay_apart}
 
 
 class SchemaTooNew(Exception):

@@ -85,3 +85,29 @@ async def test_data_from_a_newer_liveqa_stops_start_up(redis_url: str, store: Re
             server.start()
     finally:
         await store.delete_event("future")
+
+
+async def test_an_event_from_before_grouping_keeps_its_questions_apart(store: RedisStore) -> None:
+    """Upgrading to schema 2 in the middle of an event: the questions already there count as decided, so the
+    grouping step never merges them after the fact; the next one is grouped as usual."""
+    from liveqa import migrations, submissions
+    from liveqa.domain import screening
+    from liveqa.store import keys
+
+    slug = "before-grouping"
+    await operations.create_event(store, slug, "Old event", password=MODERATOR_PASSWORD)
+    try:
+        info = await store.event_info(slug)
+        assert info is not None
+        for n in range(2):
+            draft = submissions.Draft(
+                cid=f"old-{n:06d}", text="The same question?", name="A", organisation="B", country="NE"
+            )
+            await submissions.submit(store, info, screening.load(""), f"p{n}", draft, rate=(0, 1.0), embed=False)
+        await store.client.hset(keys.meta(slug), "schema", "1")
+        await store.client.delete(keys.grouped(slug))
+        assert slug in await migrations.check(store)
+        assert await store.grouped(slug) == 2
+        assert await store.client.hget(keys.meta(slug), "schema") == str(keys.SCHEMA_VERSION)
+    finally:
+        await store.delete_event(slug)

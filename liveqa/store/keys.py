@@ -4,7 +4,7 @@ slot and the same code runs on Redis Cluster."""
 from __future__ import annotations
 
 PREFIX = "liveqa"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: duplicate grouping (migrations.py)
 
 
 def events() -> str:
