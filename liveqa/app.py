@@ -11,7 +11,6 @@ from starlette.applications import Starlette
 from starlette.convertors import Convertor, register_url_convertor
 from starlette.middleware import Middleware
 from starlette.routing import Mount, Route, WebSocketRoute
-from starlette.staticfiles import StaticFiles
 
 from liveqa import dedup, logs, migrations, retention, tasks, webhooks
 from liveqa.domain import screening
@@ -21,6 +20,7 @@ from liveqa.settings import Settings
 from liveqa.store import RedisStore
 from liveqa.store.redis import connect
 from liveqa.web import admin, pages, sockets
+from liveqa.web.assets import Assets
 from liveqa.web.headers import SecurityHeaders
 from liveqa.web.services import Services
 
@@ -114,7 +114,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             WebSocketRoute(f"/ws/e/{slug}/participant", sockets.participant),
             WebSocketRoute(f"/ws/e/{slug}/moderator", sockets.moderator),
             WebSocketRoute(f"/ws/e/{slug}/screen", sockets.screen),
-            Mount("/static", StaticFiles(directory=settings.static_dir), name="static"),
+            Mount("/static", Assets(directory=settings.static_dir), name="static"),
             Route("/metrics", pages.metrics),
             Route("/openapi.json", pages.openapi),
             Route("/asyncapi.json", pages.asyncapi),

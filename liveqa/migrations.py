@@ -13,7 +13,6 @@ logger = logging.getLogger(__name__)
 Migration = Callable[[RedisStore, str], Awaitable[None]]
 
 
-
 async def _questions_before_grouping_stay_apart(store: RedisStore, slug: str) -> None:
     """Schema 2 groups duplicates. The questions of an event from before are taken as decided, so that an upgrade
     in the middle of an event never merges what moderators have already been handling one by one."""

@@ -261,27 +261,47 @@ export function reconcile(parent, items, keyOf, create, update) {
 
 // --- messages ------------------------------------------------------------------------------------------
 
+export const LANGUAGES = { ar: "العربية", en: "English", es: "Español", fr: "Français", ru: "Русский", zh: "中文" };
+
 /**
- * Pick the best language the page has a table for and return t(key, vars). A message may be a string with
- * {name} placeholders, or an object of plural forms ({one, other, …}) chosen by vars.n.
+ * t(key, vars) in the language to show: ?lang=, else the one chosen on a page before, else the browser's
+ * first of the six. English is built into each page; the others load from /static/i18n/<page>.<lang>.json
+ * (English where a key is missing). A message is a string with {name} placeholders, or plural forms
+ * ({one, few, other…}) chosen by vars.n with Intl.PluralRules.
  */
-export function translator(tables) {
-  const available = Object.keys(tables);
-  const wanted = [...(navigator.languages ?? []), navigator.language ?? "", "en"];
-  const lang =
-    wanted.map((tag) => tag.toLowerCase()).find((tag) => available.includes(tag)) ??
-    wanted.map((tag) => tag.toLowerCase().split("-")[0]).find((tag) => available.includes(tag)) ??
-    available[0];
-  const messages = tables[lang];
+export async function translator(page, english) {
+  const wanted = [new URLSearchParams(location.search).get("lang"), store.get("liveqa:lang", ""), ...navigator.languages];
+  let lang = wanted.map((tag) => (tag ?? "").toLowerCase().split("-")[0]).find((tag) => tag in LANGUAGES) ?? "en";
+  let messages = {};
+  if (lang !== "en") {
+    try {
+      messages = await (await fetch(`/static/i18n/${page}.${lang}.json`)).json();
+    } catch {
+      lang = "en"; // not reachable: English rather than nothing
+    }
+  }
   const plurals = new Intl.PluralRules(lang);
   function t(key, vars = {}) {
-    let message = messages[key] ?? tables.en?.[key] ?? key;
+    let message = messages[key] ?? english[key] ?? key;
     if (typeof message === "object") message = message[plurals.select(vars.n ?? 0)] ?? message.other;
     return message.replace(/\{(\w+)\}/g, (_, name) => (name === "n" ? formatNumber(vars.n, lang) : vars[name] ?? ""));
   }
   document.documentElement.lang = lang;
   document.documentElement.dir = messages._dir ?? "ltr";
   return { lang, t };
+}
+
+/** The six languages in a <select>: choosing one keeps the choice and reloads the page in it. */
+export function languagePicker(lang, label) {
+  const select = h("select", { "aria-label": label, class: "lang" }, Object.entries(LANGUAGES).map(
+    ([code, name]) => h("option", { value: code, lang: code, selected: code === lang }, name)));
+  select.addEventListener("change", () => {
+    store.set("liveqa:lang", select.value);
+    const url = new URL(location.href);
+    url.searchParams.delete("lang");
+    location.assign(url);
+  });
+  return select;
 }
 
 /** Fill the page's fixed text from the table: data-t (text), data-t-label (aria-label), data-t-placeholder. */

@@ -1,8 +1,9 @@
 // The start page: type an event code, go to /e/{code}.
-import { localize, translator } from "./common.js";
+import { languagePicker, localize, translator } from "./common.js";
 
 const MESSAGES = {
   en: {
+    language: "Language",
     brand: "LiveQA",
     heading: "Join a Q&A",
     label: "Event code",
@@ -12,8 +13,9 @@ const MESSAGES = {
   },
 };
 
-const { t } = translator(MESSAGES);
+const { lang, t } = await translator("index", MESSAGES.en);
 localize(document, t);
+document.querySelector(".brand").append(" ", languagePicker(lang, t("language")));
 
 const form = document.getElementById("join");
 const input = document.getElementById("code");

@@ -1,9 +1,10 @@
 // The moderator login page: the form posts by itself; this adds the event's title, the failure message,
 // and remembers the display name.
-import { localize, slugFromPath, store, translator } from "./common.js";
+import { languagePicker, localize, slugFromPath, store, translator } from "./common.js";
 
 const MESSAGES = {
   en: {
+    language: "Language",
     brand: "LiveQA",
     heading: "Moderator login",
     name: "Your name (shown to other moderators)",
@@ -15,8 +16,9 @@ const MESSAGES = {
   },
 };
 
-const { t } = translator(MESSAGES);
+const { lang, t } = await translator("login", MESSAGES.en);
 localize(document, t);
+document.querySelector(".brand").append(" ", languagePicker(lang, t("language")));
 const slug = slugFromPath();
 const name = document.getElementById("name");
 const password = document.getElementById("password");

@@ -4,6 +4,7 @@ import {
   askerLine,
   connect,
   h,
+  languagePicker,
   localize,
   randomId,
   reconcile,
@@ -20,6 +21,7 @@ import {
 const MESSAGES = {
   en: {
     "title.suffix": "Moderation",
+    language: "Language",
     "status.connecting": "Connecting…",
     "status.live": "Live",
     "status.reconnecting": "Reconnecting…",
@@ -157,7 +159,7 @@ const MESSAGES = {
   },
 };
 
-const { lang, t } = translator(MESSAGES);
+const { lang, t } = await translator("moderator", MESSAGES.en);
 const slug = slugFromPath();
 const $ = (id) => document.getElementById(id);
 const SHORTCUTS_KEY = "liveqa:moderator-shortcuts";
@@ -1000,6 +1002,7 @@ function onKey(e) {
 // --- start ---------------------------------------------------------------------------------------------
 
 localize(document, t);
+$("logout-form").before(languagePicker(lang, t("language")));
 $("export-csv").href = `/e/${slug}/export.csv`;
 $("export-xlsx").href = `/e/${slug}/export.xlsx`;
 $("shortcuts").checked = store.get(SHORTCUTS_KEY, true);

@@ -6,6 +6,7 @@ import {
   countryOptions,
   graphemes,
   h,
+  languagePicker,
   localize,
   randomId,
   reconcile,
@@ -22,6 +23,7 @@ import {
 const MESSAGES = {
   en: {
     "title.suffix": "LiveQA",
+    language: "Language",
     "status.connecting": "Connecting…",
     "status.live": "Live",
     "status.reconnecting": "Reconnecting…",
@@ -112,7 +114,7 @@ const MESSAGES = {
   },
 };
 
-const { lang, t } = translator(MESSAGES);
+const { lang, t } = await translator("participant", MESSAGES.en);
 const slug = slugFromPath();
 const KEYS = {
   token: `liveqa:${slug}:token`,
@@ -827,6 +829,7 @@ function discard(cid) {
 // --- start ---------------------------------------------------------------------------------------------
 
 localize(document, t);
+document.querySelector(".topbar").append(languagePicker(lang, t("language")));
 buildForm();
 if (event) renderEvent();
 else {

@@ -16,7 +16,7 @@ const MESSAGES = {
   },
 };
 
-const { lang, t } = translator(MESSAGES);
+const { lang, t } = await translator("screen", MESSAGES.en);
 const $ = (id) => document.getElementById(id);
 const slug = slugFromPath();
 const params = new URLSearchParams(location.search);

@@ -16,6 +16,7 @@ from playwright.async_api import (
     ConsoleMessage,
     Error as PlaywrightError,
     Page,
+    Response,
     WebSocketRoute,
     async_playwright,
     expect,
@@ -298,18 +299,30 @@ async def test_lost_question_is_sent_again_with_the_same_cid(
     assert problems.seen == []
 
 
-def test_participant_page_weighs_under_60_kb() -> None:
-    """The participant page with everything it loads (HTML, scripts, their imports, styles) stays under 60 KB."""
-    html = (STATIC / "participant.html").read_text()
-    files = {"participant.html"} | set(re.findall(r'"/static/([\w.-]+)"', html))
-    pending = [name for name in files if name.endswith(".js")]
-    while pending:
-        imports = set(re.findall(r'from "\./([\w.-]+)"', (STATIC / pending.pop()).read_text()))
-        pending += sorted(imports - files)
-        files |= imports
-    assert {"participant.js", "common.js", "style.css"} <= files
-    total = sum((STATIC / name).stat().st_size for name in files)
-    assert total < 60_000, f"{total} bytes in {sorted(files)}"
+@pytest.mark.parametrize("lang", ["en", "ar"])
+async def test_participant_page_weighs_under_60_kb(
+    server: str, event: EventFixture, browser: Browser, problems: Problems, lang: str
+) -> None:
+    """Everything the participant page downloads (HTML, scripts, styles, its language's messages), as served
+    (compacted, uncompressed), stays under 60 KB, in English and in Arabic (the largest text)."""
+    page = await page_in_new_context(browser, problems, "participant", PHONE)
+    sizes: dict[str, int] = {}
+
+    async def count(response: Response) -> None:
+        if "/ws/" not in response.url:
+            sizes[response.url.removeprefix(server)] = len(await response.body())
+
+    page.on("response", count)
+    await page.goto(f"{server}/e/{event.slug}?lang={lang}")
+    await expect(page.locator("#status")).to_have_class("status live", timeout=WAIT_MS)
+    assert await page.evaluate("document.documentElement.lang") == lang
+    sizes.pop("/favicon.ico", None)
+    assert {f"/e/{event.slug}?lang={lang}", "/static/participant.js", "/static/common.js", "/static/style.css"} <= set(
+        sizes
+    )
+    assert (f"/static/i18n/participant.{lang}.json" in sizes) == (lang != "en")
+    assert sum(sizes.values()) < 60_000, sizes
+    assert problems.seen == []
 
 
 async def test_console_filters_by_source(
