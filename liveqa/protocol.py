@@ -374,6 +374,7 @@ class EventView(msgspec.Struct, kw_only=True):
     opens_at: int = 0  # ms since the epoch; 0: no set time
     closes_at: int = 0
     ranking: Ranking = Ranking()  # the weights of the moderators' proposed order (docs/ranking.md)
+    retention_days: int = 30  # personal data is erased this long after the event ends
 
     @classmethod
     def of(cls, info: EventInfo) -> EventView:
@@ -389,6 +390,7 @@ class EventView(msgspec.Struct, kw_only=True):
             opens_at=info.opens_at,
             closes_at=info.closes_at,
             ranking=info.ranking,
+            retention_days=info.retention_days,
         )
 
 

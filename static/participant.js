@@ -24,6 +24,10 @@ const MESSAGES = {
   en: {
     "title.suffix": "LiveQA",
     language: "Language",
+    "privacy.text":
+      "The organisers store your question and the name, organisation and country you give. Moderators see all of it; other participants, the screen in the room and the livestream show your question with only what you choose to show. Your personal details are erased {days} days after the event.",
+    "privacy.accept": "I understand",
+    "privacy.needed": "Please confirm that you have read how your question is used.",
     "status.connecting": "Connecting…",
     "status.live": "Live",
     "status.reconnecting": "Reconnecting…",
@@ -122,6 +126,7 @@ const KEYS = {
   votes: `liveqa:${slug}:votes`,
   event: `liveqa:${slug}:event`,
   profile: "liveqa:profile",
+  privacy: `liveqa:${slug}:privacy`,
 };
 const $ = (id) => document.getElementById(id);
 const RETRY_CODES = new Set(["rate_limited", "unavailable"]);
@@ -452,6 +457,14 @@ function submit(e) {
     $("text").focus();
     return showError("form-error", t("error.tooLong", { max: maxLength() }));
   }
+  if (!store.get(KEYS.privacy, false)) {
+    if (!$("privacy-ok").checked) {
+      $("privacy-ok").focus();
+      return showError("form-error", t("privacy.needed"));
+    }
+    store.set(KEYS.privacy, true);
+    show($("privacy"), false);
+  }
   const anon = anonymous();
   if (!anon) {
     const missing = ["name", "organisation", "country"].filter((id) => !$(id).value.trim());
@@ -495,6 +508,8 @@ function renderEvent() {
   setText($("title"), event.title);
   document.title = `${event.title} · ${t("title.suffix")}`;
   $("send").disabled = !accepting();
+  setText($("privacy-text"), t("privacy.text", { days: event.retention_days ?? 30 }));
+  show($("privacy"), !store.get(KEYS.privacy, false));
   renderProfile();
   updateCount();
   renderNotices();

@@ -114,6 +114,9 @@ async def ask(page: Page, text: str, name: str = "Amina", organisation: str = "V
         await page.locator("#country").select_option("NE")
     await page.locator("#show-name").check()
     await page.get_by_label("Your question").fill(text)
+    if await page.locator("#privacy").is_visible():  # read once, before the first question
+        await expect(page.locator("#privacy")).to_contain_text("erased 30 days after the event")
+        await page.get_by_label("I understand").check()
     await page.get_by_role("button", name="Send question").click()
 
 
@@ -479,4 +482,29 @@ async def test_incoming_is_ranked_with_its_reasons_and_a_balance_panel(
     await expect(balance.locator("table").nth(1).locator("tr", has_text="Voices of the Sahel")).to_have_text(
         "Voices of the Sahel220"
     )
+    assert problems.seen == []
+
+
+async def test_privacy_notice_is_accepted_once_before_the_first_question(
+    server: str, anonymous_event: EventFixture, browser: Browser, problems: Problems
+) -> None:
+    """What is stored, who sees it, what may be shown and for how long: read and accepted before the first question,
+    not asked again."""
+    page = await participant_page(browser, problems, server, anonymous_event)
+    notice = page.locator("#privacy")
+    await expect(notice).to_contain_text("the livestream show your question with only what you choose to show")
+    await page.locator("#anonymous").check()
+    await page.get_by_label("Your question").fill("Is the notice shown first?")
+    await page.get_by_role("button", name="Send question").click()
+    await expect(page.locator("#form-error")).to_have_text(
+        "Please confirm that you have read how your question is used."
+    )
+    await expect(page.locator("#mine li")).to_have_count(0)
+    await page.get_by_label("I understand").check()
+    await page.get_by_role("button", name="Send question").click()
+    await expect(page.locator("#mine li", has_text="Is the notice shown first?")).to_be_visible()
+    await expect(notice).to_be_hidden()
+    await page.reload()
+    await expect(page.locator("#status")).to_have_class("status live")
+    await expect(notice).to_be_hidden()
     assert problems.seen == []
