@@ -7,6 +7,7 @@ import hashlib
 from dataclasses import dataclass
 
 from liveqa import grouping
+from liveqa.dedup.normalize import language
 from liveqa.domain import rules, text as texts
 from liveqa.domain.model import EventInfo, Moderation
 from liveqa.domain.screening import WordList
@@ -72,6 +73,7 @@ async def submit(
         publish=info.moderation is Moderation.POST,
         source=source,
         vector=vector,
+        lang=language(body),
     )
     return Stored(qid=qid, log_id=log_id, text=stored, new=new, held=held)
 

@@ -89,6 +89,7 @@ def moderator_question(q: Question) -> p.ModeratorQuestion:
         group=q.group,
         similar=q.similar,
         similarity=q.similarity,
+        lang=q.lang,
         region=regions.region(q.country) if q.country else "",
     )
 

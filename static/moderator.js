@@ -3,6 +3,7 @@
 import {
   askerLine,
   connect,
+  countryName,
   h,
   languagePicker,
   localize,
@@ -36,7 +37,11 @@ const MESSAGES = {
     "controls.exportCsv": "Export CSV",
     "controls.exportXlsx": "Export Excel",
     "controls.source": "Source",
-    "controls.allSources": "All sources",
+    "controls.all": "All",
+    "controls.search": "Search",
+    "controls.language": "Language",
+    "controls.region": "Region",
+    "controls.tag": "Tag",
     "controls.logout": "Log out",
     "col.incoming": "Incoming",
     "col.queue": "Queue",
@@ -312,10 +317,22 @@ function move(qid, where) {
 
 // --- columns -------------------------------------------------------------------------------------------
 
-let sourceFilter = ""; // "" shows every channel; else only questions from that source (web, email, room…)
+// Filters: by channel (web, email, room…), language, region, tag, and words in the text, asker or merged texts.
+const filters = { source: "", lang: "", region: "", tag: "", text: "" };
+const FILTER_VALUES = {
+  source: (q) => [q.source || "web"],
+  lang: (q) => (q.lang ? [q.lang] : []),
+  region: (q) => (q.region ? [q.region] : []),
+  tag: (q) => q.tags ?? [],
+};
 
 function fromSource(q) {
-  return !sourceFilter || (q.source || "web") === sourceFilter;
+  for (const [name, values] of Object.entries(FILTER_VALUES)) {
+    if (filters[name] && !values(q).includes(filters[name])) return false;
+  }
+  if (!filters.text) return true;
+  const words = [q.text, q.name, q.organisation, countryName(q.country, lang), ...(membersOf.get(q.id) ?? []).map((m) => m.text)];
+  return words.join("\n").toLocaleLowerCase().includes(filters.text);
 }
 
 function queueOrder() {
@@ -332,15 +349,31 @@ function queueOrder() {
   return order.filter((q) => !q.group && fromSource(q));
 }
 
+let languageNames = null;
+const FILTER_LABELS = {
+  lang: (code) => {
+    languageNames ??= new Intl.DisplayNames([lang], { type: "language", fallback: "code" });
+    try {
+      return languageNames.of(code);
+    } catch {
+      return code;
+    }
+  },
+  region: (code) => t(`region.${code}`),
+};
+
+// Each filter offers the values the questions have now.
 function renderSources() {
-  const select = $("source-filter");
-  const sources = [...new Set([...questions.values()].map((q) => q.source || "web"))].sort();
-  const key = sources.join("|");
-  if (select.dataset.key === key) return;
-  select.dataset.key = key;
-  const first = select.firstElementChild;
-  select.replaceChildren(first, ...sources.map((s) => h("option", { value: s }, s)));
-  select.value = sources.includes(sourceFilter) ? sourceFilter : "";
+  for (const select of document.querySelectorAll("select[data-filter]")) {
+    const name = select.dataset.filter;
+    const label = FILTER_LABELS[name] ?? ((value) => value);
+    const values = [...new Set([...questions.values()].flatMap(FILTER_VALUES[name]))].sort();
+    const key = values.join("|");
+    if (select.dataset.key === key) continue;
+    select.dataset.key = key;
+    select.replaceChildren(select.firstElementChild, ...values.map((v) => h("option", { value: v }, label(v))));
+    select.value = values.includes(filters[name]) ? filters[name] : "";
+  }
 }
 
 // --- ranking (docs/ranking.md) and balance ----------------------------------------------------------------
@@ -1014,8 +1047,14 @@ $("announce-form").addEventListener("submit", (e) => {
   const text = input.value.trim();
   if (text && act("announce", { text })) input.value = "";
 });
-$("source-filter").addEventListener("change", (e) => {
-  sourceFilter = e.target.value;
+for (const select of document.querySelectorAll("select[data-filter]")) {
+  select.addEventListener("change", () => {
+    filters[select.dataset.filter] = select.value;
+    render();
+  });
+}
+$("search").addEventListener("input", (e) => {
+  filters.text = e.target.value.trim().toLocaleLowerCase();
   render();
 });
 $("clear-screen").addEventListener("click", () => act("clear_screen"));

@@ -328,10 +328,10 @@ async def test_participant_page_weighs_under_60_kb(
     assert problems.seen == []
 
 
-async def test_console_filters_by_source(
+async def test_console_filters_by_source_language_region_and_words(
     server: str, event: EventFixture, browser: Browser, problems: Problems, store: RedisStore
 ) -> None:
-    """Questions from other channels are marked, and the console can show one channel at a time."""
+    """The console shows one channel, language or region at a time, or the questions with given words."""
     import httpx
 
     token = await store.add_channel(event.slug, "email")
@@ -343,14 +343,27 @@ async def test_console_filters_by_source(
         assert response.status_code == 201
     asker = await Client.open(server, event.slug)
     await asker.submit("Sent from the page")
+    await asker.submit("¿Cuándo se publicará el informe del Consejo?", organisation="Red de Paz", country="CO")
     page = await moderator_page(browser, problems, server, event)
     incoming = page.locator("#incoming > li")
-    await expect(incoming).to_have_count(2)
+    await expect(incoming).to_have_count(3)
     await page.select_option("#source-filter", "email")
     await expect(incoming).to_have_count(1)
     await expect(incoming.first).to_contain_text("Sent by email")
     await page.select_option("#source-filter", "")
+    await expect(incoming).to_have_count(3)
+    # By language (detected), by region (from the country), by words anywhere in the text or the asker.
+    await page.select_option("#lang-filter", label="Spanish")
+    await expect(incoming).to_have_count(1)
+    await page.select_option("#lang-filter", "")
+    await page.select_option("#region-filter", label="Africa")
     await expect(incoming).to_have_count(2)
+    await page.select_option("#region-filter", "")
+    await page.get_by_label("Search").fill("red de paz")
+    await expect(incoming).to_have_count(1)
+    await expect(incoming.first).to_contain_text("informe")
+    await page.get_by_label("Search").fill("")
+    await expect(incoming).to_have_count(3)
     assert problems.seen == []
 
 

@@ -360,6 +360,7 @@ class RedisStore:
         publish: bool = False,
         source: str = "web",
         vector: str = "",
+        lang: str = "",
     ) -> tuple[str, str, str, bool]:
         """Store a question once per (pid, cid): pending, or approved at once when `publish` and not `held`;
         `vector` is its stored embedding, if computed. Returns (qid, log id, stored text, was it new)."""
@@ -390,6 +391,7 @@ class RedisStore:
                 "1" if publish else "0",
                 source,
                 vector,
+                lang,
             ],  # fmt: skip
         )
         return str(qid), str(log_id), str(stored), kind == "new"

@@ -22,6 +22,7 @@
 -- ARGV[14] '1' to publish at once (post-moderation) unless held, '0' to wait for a moderator
 -- ARGV[15] source: 'web', or the channel it came through (email, a hashtag, import…)
 -- ARGV[16] the text's sentence embedding as stored ('' when not computed: the grouping step computes it)
+-- ARGV[17] the language the text seems to be in ('' when unknown)
 --
 -- Returns {'ok', qid, log id, text, 'new'|'duplicate'}; or {'unknown_event'}, {'questions_closed'},
 -- {'rate_limited', ms to wait}, {'banned'}.
@@ -46,7 +47,7 @@ redis.call('HSET', qkey, 'id', qid, 'pid', ARGV[2], 'cid', ARGV[3], 'text', ARGV
   'name', ARGV[5], 'organisation', ARGV[6], 'country', ARGV[7],
   'show_name', ARGV[8], 'show_organisation', ARGV[9], 'show_country', ARGV[10],
   'status', 'pending', 'votes', 0, 'pinned', '0', 'created', now, 'updated', now, 'rev', 1, 'held', ARGV[13],
-  'source', ARGV[15])
+  'source', ARGV[15], 'lang', ARGV[17])
 redis.call('ZADD', KEYS[5], now, qid)
 if ARGV[16] ~= '' then redis.call('HSET', KEYS[10], qid, ARGV[16]) end
 local id
