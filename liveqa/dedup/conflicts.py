@@ -132,6 +132,24 @@ _OPPOSITES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
             *("减少", "降低", "削减", "缩减"),
         ),
     ),
+    "quality": (
+        (
+            *("best", "better", "greatest", "top"),
+            *("meilleur*", "mieux"),
+            *("mejor", "mejores"),
+            *("лучш*",),
+            *("افضل", "احسن"),
+            *("最好", "最佳", "更好"),
+        ),
+        (
+            *("worst", "worse"),
+            *("pire", "pires", "pis"),
+            *("peor", "peores"),
+            *("худш*",),
+            *("اسوا",),
+            *("最差", "最坏", "最糟", "更差", "更糟"),
+        ),
+    ),
     "permission": (
         (
             *("allow*", "permit*", "legali*", "authori*"),
