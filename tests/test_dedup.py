@@ -50,6 +50,28 @@ SUPPORT_OPPOSE = [
     ("هل تدعم بلادكم القرار؟", "هل تعارض بلادكم القرار؟"),
     ("贵国支持该决议吗？", "贵国反对该决议吗？"),
 ]
+# Different years: a number conflict, in the six languages.
+YEARS = [
+    ("Will the 2030 targets be met?", "Will the 2025 targets be met?"),
+    ("Les objectifs de 2030 seront-ils atteints ?", "Les objectifs de 2025 seront-ils atteints ?"),
+    ("¿Se cumplirán los objetivos de 2030?", "¿Se cumplirán los objetivos de 2025?"),
+    ("Будут ли достигнуты цели на 2030 год?", "Будут ли достигнуты цели на 2025 год?"),
+    ("هل سيتم تحقيق أهداف عام 2030؟", "هل سيتم تحقيق أهداف عام 2025؟"),
+    ("2030年的目标能实现吗？", "2025年的目标能实现吗？"),
+]
+# The same question worded differently, in the six languages.
+PARAPHRASES = [
+    ("How will the Council protect civilians in Sudan?", "How is the Council going to protect civilians in Sudan?"),
+    (
+        "Comment le Conseil protégera-t-il les civils au Soudan ?",
+        "Comment le Conseil va-t-il protéger les civils au Soudan ?",
+    ),
+    ("¿Cómo protegerá el Consejo a los civiles en Sudán?", "¿Cómo va a proteger el Consejo a los civiles en Sudán?"),
+    ("Как Совет будет защищать мирных жителей в Судане?", "Каким образом Совет защитит мирное население Судана?"),
+    ("كيف سيحمي المجلس المدنيين في السودان؟", "كيف سيقوم المجلس بحماية المدنيين في السودان؟"),
+    ("安理会将如何保护苏丹的平民？", "安理会打算怎样保护苏丹平民？"),
+]
+UN_LANGUAGES = ["en", "fr", "es", "ru", "ar", "zh"]  # the order of the lists above
 # The same question typed differently: case, punctuation, spacing, accents, digits of another script.
 EXACT = [
     ("How will the 2030 Agenda be funded?", "how will the 2030 agenda be funded"),
@@ -145,6 +167,21 @@ def test_extend_and_lift_conflict(a: str, b: str) -> None:
 
 @pytest.mark.parametrize(("a", "b"), SUPPORT_OPPOSE)
 def test_support_and_oppose_conflict(a: str, b: str) -> None:
+    assert [c.kind for c in find(a, b)] == ["opposite"]
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        ("What is the best way to fund the mission?", "What is the worst way to fund the mission?"),
+        ("Quelle est la meilleure option ?", "Quelle est la pire option ?"),
+        ("¿Cuál es la mejor opción?", "¿Cuál es la peor opción?"),
+        ("Какой вариант лучший?", "Какой вариант худший?"),
+        ("ما هو أفضل خيار؟", "ما هو أسوأ خيار؟"),
+        ("哪个方案最好？", "哪个方案最差？"),
+    ],
+)
+def test_best_and_worst_conflict(a: str, b: str) -> None:
     assert [c.kind for c in find(a, b)] == ["opposite"]
 
 
@@ -284,6 +321,31 @@ def test_conflicting_questions_are_never_merged(model: USEEmbedder, a: str, b: s
     assert decision.outcome is not Outcome.MERGE
     if decision.outcome is Outcome.SUGGEST:
         assert "not merged" in decision.reason
+
+
+@pytest.mark.parametrize("lang", UN_LANGUAGES)
+def test_conflicts_never_merge_and_paraphrases_are_found_in_every_un_language(model: USEEmbedder, lang: str) -> None:
+    """Per language: another place, another number, an opposite ask are never merged (at most suggested, with
+    the conflict as the reason); the same question worded differently, or translated from English, is at least
+    suggested."""
+    i = UN_LANGUAGES.index(lang)
+    for a, b in (SUDAN_GAZA[i], YEARS[i], EXTEND_LIFT[i], SUPPORT_OPPOSE[i]):
+        index = Index(model)
+        index.add("q1", a)
+        decision = index.decide(b)
+        assert decision.outcome is not Outcome.MERGE, (a, b, decision.reason)
+        assert find(a, b), (a, b)
+        if decision.outcome is Outcome.SUGGEST:
+            assert "not merged" in decision.reason
+    pairs = [PARAPHRASES[i]] + ([] if lang == "en" else [(PARAPHRASES[0][0], PARAPHRASES[i][0])])
+    for a, b in pairs:
+        index = Index(model)
+        index.add("q1", a)
+        index.add("q2", "What is the role of civil society in peacebuilding?")
+        decision = index.decide(b)
+        assert decision.outcome in (Outcome.MERGE, Outcome.SUGGEST), (a, b, decision.reason)
+        assert decision.match is not None and decision.match.id == "q1" and decision.match.score >= SUGGEST_AT
+        assert not decision.match.conflicts
 
 
 def test_paraphrases_across_languages_are_found(model: USEEmbedder) -> None:
