@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from liveqa.dedup import conflicts
-from liveqa.dedup.lexical import Profile, jaccard, length_ratio, profile, trigrams
+from liveqa.dedup.lexical import Profile, jaccard, length_ratio, profile, trigrams, unmatched
 from liveqa.dedup.semantic import Embedder, Vector, default_embedder, from_bytes
 
 SIGNALS = (
@@ -30,17 +30,35 @@ SIGNALS = (
     "cross_language",
     "word_overlap",  # Jaccard of the folded words (0 across languages)
     "trigram_overlap",  # Jaccard of character trigrams (0 across languages)
+    "content_overlap",  # Jaccard of the content words' stems (0 across languages)
+    "content_unmatched",  # content words only one side has, 0..1 (0 across languages)
     "length_ratio",
     "numbers_differ",
     "places_differ",
     "same_first_word",  # "how …" / "how …" (0 across languages)
 )
 # Logistic regression on SIGNALS, intercept first (bench/dedup_eval.py --fit).
-WEIGHTS = (-6.462, 8.509, 2.385, -0.033, -1.424, 1.202, -0.051, -0.556, -0.159, -0.339)
-SUGGEST_AT = 0.3  # possible duplicate: shown to moderators with a one-click merge
+WEIGHTS = (-8.008, 8.418, 2.717, 1.259, -1.813, 1.151, 1.849, 1.315, 0.11, -0.679, -0.204, -0.24)
+SUGGEST_AT = 0.34  # possible duplicate: shown to moderators with a one-click merge
 MERGE_AT = 0.75  # merged automatically (unless a conflict stands between the two)
 HINT_AT = 0.25  # "similar questions" while a participant types
 SHORTLIST = 12  # the nearest questions by cosine that are scored
+
+
+@dataclass(frozen=True, slots=True)
+class Scoring:
+    """The blend's weights and the thresholds that turn its score into a decision.
+
+    The server uses the fitted values (the module's WEIGHTS, SUGGEST_AT and MERGE_AT); bench/dedup_eval.py
+    passes the weights and thresholds fitted on other folds to measure them on pairs they were not fitted on.
+    """
+
+    weights: tuple[float, ...] = WEIGHTS
+    suggest_at: float = SUGGEST_AT
+    merge_at: float = MERGE_AT
+
+
+FITTED = Scoring()
 
 
 class Outcome(enum.StrEnum):
@@ -71,11 +89,12 @@ class Decision:
     match: Match | None
     candidates: tuple[Match, ...]  # every match scored, best first, one per group
     vector: Vector  # the new question's vector, to store with it
+    suggest_at: float = SUGGEST_AT  # the threshold the decision was made with
 
     @property
     def suggestions(self) -> tuple[Match, ...]:
         """Every group the question may repeat (score SUGGEST_AT or more), best first: "possible duplicate of …"."""
-        return tuple(m for m in self.candidates if m.exact or m.score >= SUGGEST_AT)
+        return tuple(m for m in self.candidates if m.exact or m.score >= self.suggest_at)
 
 
 def signals(a: Profile, b: Profile, cosine: float) -> tuple[float, ...]:
@@ -88,6 +107,8 @@ def signals(a: Profile, b: Profile, cosine: float) -> tuple[float, ...]:
         cross,
         same * jaccard(a.words, b.words),
         same * jaccard(trigrams(a.key), trigrams(b.key)),
+        same * jaccard(a.content, b.content),
+        same * unmatched(a.content, b.content),
         length_ratio(a, b),
         1.0 if a.marks.numbers != b.marks.numbers else 0.0,
         1.0 if a.marks.places != b.marks.places else 0.0,
@@ -105,8 +126,9 @@ def _different_languages(a: str, b: str) -> bool:
     return not ("latin" in (a, b) and a in _LATIN and b in _LATIN)
 
 
-def blend(values: tuple[float, ...], weights: tuple[float, ...] = WEIGHTS) -> float:
-    """The blended score of SIGNALS values: a logistic function, 0..1."""
+def blend(values: tuple[float, ...], weights: tuple[float, ...] | None = None) -> float:
+    """The blended score of SIGNALS values: a logistic function, 0..1 (with the fitted WEIGHTS by default)."""
+    weights = WEIGHTS if weights is None else weights
     z = weights[0] + sum(w * x for w, x in zip(weights[1:], values, strict=True))
     return 1.0 / (1.0 + math.exp(-max(-60.0, min(60.0, z))))
 
@@ -114,8 +136,9 @@ def blend(values: tuple[float, ...], weights: tuple[float, ...] = WEIGHTS) -> fl
 class Index:
     """The questions of one event: id, text, vector, group, and whether participants may see it."""
 
-    def __init__(self, embedder: Embedder | None = None, *, capacity: int = 256) -> None:
+    def __init__(self, embedder: Embedder | None = None, *, capacity: int = 256, scoring: Scoring = FITTED) -> None:
         self.embedder = embedder if embedder is not None else default_embedder()
+        self.scoring = scoring
         self._matrix = np.zeros((max(capacity, 1), self.embedder.dim), dtype=np.float32)
         self._visible = np.zeros(max(capacity, 1), dtype=bool)
         self._order = np.zeros(max(capacity, 1), dtype=np.int64)  # the id as a number (0 when it is not one)
@@ -256,23 +279,24 @@ class Index:
         with `before`, only against questions whose numeric id is lower (those that arrived before it)."""
         vec = self.embed(text) if vector is None else vector
         prof = profile(text)
+        suggest_at, merge_at = self.scoring.suggest_at, self.scoring.merge_at
         if not prof.key:
-            return Decision(Outcome.NEW, "no words to compare", None, (), vec)
+            return Decision(Outcome.NEW, "no words to compare", None, (), vec, suggest_at)
         found = tuple(self._scored(prof, vec, visible_only=False, before=before))
         for match in found:
             if match.exact:
-                return Decision(Outcome.MERGE, "the same text", match, found, vec)
-            if match.score < MERGE_AT:
+                return Decision(Outcome.MERGE, "the same text", match, found, vec, suggest_at)
+            if match.score < merge_at:
                 break
             if not match.conflicts:
-                return Decision(Outcome.MERGE, f"score {match.score:.2f} ≥ {MERGE_AT}", match, found, vec)
-        if found and found[0].score >= SUGGEST_AT:
+                return Decision(Outcome.MERGE, f"score {match.score:.2f} ≥ {merge_at}", match, found, vec, suggest_at)
+        if found and found[0].score >= suggest_at:
             best = found[0]
-            reason = f"score {best.score:.2f} ≥ {SUGGEST_AT}"
+            reason = f"score {best.score:.2f} ≥ {suggest_at}"
             if best.conflicts:
                 reason += "; not merged: " + "; ".join(str(c) for c in best.conflicts)
-            return Decision(Outcome.SUGGEST, reason, best, found, vec)
-        return Decision(Outcome.NEW, "no similar question", None, found, vec)
+            return Decision(Outcome.SUGGEST, reason, best, found, vec, suggest_at)
+        return Decision(Outcome.NEW, "no similar question", None, found, vec, suggest_at)
 
     def _scored(self, prof: Profile, vector: Vector, visible_only: bool, before: int = 0) -> list[Match]:
         n = len(self._ids)
@@ -293,7 +317,7 @@ class Index:
             other = self._profiles[row]
             cosine = float(cosines[row])
             exact = bool(prof.key) and other.key == prof.key
-            score = 1.0 if exact else blend(signals(prof, other, cosine))
+            score = 1.0 if exact else blend(signals(prof, other, cosine), self.scoring.weights)
             found = tuple(conflicts.between(prof.marks, other.marks))
             matches.append(Match(self._ids[row], self._texts[row], self._groups[row], score, cosine, exact, found))
         matches.sort(key=lambda m: (not m.exact, -m.score, m.id))
@@ -307,6 +331,7 @@ class Index:
 
 
 __all__ = [
+    "FITTED",
     "HINT_AT",
     "MERGE_AT",
     "SHORTLIST",
@@ -317,6 +342,7 @@ __all__ = [
     "Index",
     "Match",
     "Outcome",
+    "Scoring",
     "blend",
     "signals",
 ]
