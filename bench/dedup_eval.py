@@ -39,7 +39,7 @@ import numpy as np
 import numpy.typing as npt
 
 from liveqa.dedup import conflicts
-from liveqa.dedup.index import MERGE_AT, SIGNALS, SUGGEST_AT, Index, Outcome, blend, signals
+from liveqa.dedup.index import FITTED, SIGNALS, Index, Outcome, Scoring, blend, signals
 from liveqa.dedup.lexical import profile
 from liveqa.dedup.semantic import default_embedder
 
@@ -97,8 +97,8 @@ def percentile(values: Sequence[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
-def evaluate(pairs_path: Path, background: Path, size: int, probe_sources: set[str]) -> dict[str, Any]:
-    pairs = read_pairs(pairs_path)
+def fill_event(background: Path, size: int) -> tuple[Index, float]:
+    """An index holding the first `size` background questions (embedded in batches), and the seconds it took."""
     embedder = default_embedder()
     embedder.load()
     index = Index(embedder, capacity=size + 1)
@@ -108,37 +108,51 @@ def evaluate(pairs_path: Path, background: Path, size: int, probe_sources: set[s
         batch = questions[start : start + 256]
         for offset, (text, vector) in enumerate(zip(batch, embedder.encode(batch), strict=True)):
             index.add(f"bg{start + offset}", text, vector)
-    fill_s = time.perf_counter() - started
+    return index, time.perf_counter() - started
 
-    detected: list[bool] = []
-    merged: list[bool] = []
-    timings: list[float] = []
-    other_won = 0
-    for pair in pairs:
+
+@dataclass
+class Outcomes:
+    """What the server decided for each pair."""
+
+    detected: list[bool]
+    merged: list[bool]
+    timings: list[float]
+    background_matched: int
+
+
+def decide_pairs(index: Index, pairs: Sequence[Pair], scorings: Sequence[Scoring]) -> Outcomes:
+    """For each pair: add text_a, decide text_b (timed) with the pair's scoring, remove text_a."""
+    out = Outcomes([], [], [], 0)
+    for pair, scoring in zip(pairs, scorings, strict=True):
+        index.scoring = scoring
         index.add("a", pair.a)
         t0 = time.perf_counter()
         decision = index.decide(pair.b)
-        timings.append((time.perf_counter() - t0) * 1000)
+        out.timings.append((time.perf_counter() - t0) * 1000)
         index.remove("a")
-        merged.append(decision.outcome is Outcome.MERGE and decision.match is not None and decision.match.id == "a")
-        detected.append(merged[-1] or any(m.id == "a" for m in decision.suggestions))
+        merged = decision.outcome is Outcome.MERGE and decision.match is not None and decision.match.id == "a"
+        out.merged.append(merged)
+        out.detected.append(merged or any(m.id == "a" for m in decision.suggestions))
         if decision.match is not None and decision.match.id != "a":
-            other_won += 1
+            out.background_matched += 1
+    index.scoring = FITTED
+    return out
 
+
+def report(pairs: Sequence[Pair], got: Outcomes, probe_sources: set[str]) -> dict[str, Any]:
+    """Headline figures (probe sources apart), latency, and figures per language."""
     headline = [i for i, p in enumerate(pairs) if p.source not in probe_sources]
     probe = [i for i, p in enumerate(pairs) if p.source in probe_sources]
 
     def subset(rows: list[int]) -> dict[str, Any]:
-        return figures([pairs[i] for i in rows], [detected[i] for i in rows], [merged[i] for i in rows])
+        return figures([pairs[i] for i in rows], [got.detected[i] for i in rows], [got.merged[i] for i in rows])
 
     result = subset(headline)
     result |= {
-        "p50_ms": round(percentile(timings, 0.50), 2),
-        "p95_ms": round(percentile(timings, 0.95), 2),
-        "index_size": size,
-        "fill_seconds": round(fill_s, 1),
-        "background_matched": other_won,
-        "thresholds": {"suggest_at": SUGGEST_AT, "merge_at": MERGE_AT},
+        "p50_ms": round(percentile(got.timings, 0.50), 2),
+        "p95_ms": round(percentile(got.timings, 0.95), 2),
+        "background_matched": got.background_matched,
     }
     if any(p.lang for p in pairs):
         langs = sorted({pairs[i].lang for i in headline})
@@ -147,6 +161,20 @@ def evaluate(pairs_path: Path, background: Path, size: int, probe_sources: set[s
         result["probe"] = subset(probe) | {"sources": sorted(probe_sources)}
         langs = sorted({pairs[i].lang for i in probe})
         result["probe"]["per_language"] = {lang: subset([i for i in probe if pairs[i].lang == lang]) for lang in langs}
+    return result
+
+
+def evaluate(pairs_path: Path, background: Path, size: int, probe_sources: set[str]) -> dict[str, Any]:
+    """The server's fitted weights and thresholds on one file of pairs, in an event of `size` questions."""
+    pairs = read_pairs(pairs_path)
+    index, fill_s = fill_event(background, size)
+    result: dict[str, Any] = {"measured": "development figures: the weights and thresholds were fitted on these pairs"}
+    result |= report(pairs, decide_pairs(index, pairs, [FITTED] * len(pairs)), probe_sources)
+    result |= {
+        "index_size": size,
+        "fill_seconds": round(fill_s, 1),
+        "thresholds": {"suggest_at": FITTED.suggest_at, "merge_at": FITTED.merge_at},
+    }
     return result
 
 
@@ -218,47 +246,84 @@ def _thresholds(
     return suggest, max(merge, suggest)
 
 
-def fit(paths: Sequence[Path], probe_sources: set[str], folds: int, l2: float, max_false: float) -> dict[str, Any]:
+@dataclass
+class Dataset:
+    """The pairs of several files, with what fitting needs: signals, labels, file and weight of each pair."""
+
+    pairs: list[Pair]
+    names: list[str]  # file names
+    group: npt.NDArray[np.int_]  # the file of each pair
+    x: FloatArray  # intercept column, then SIGNALS
+    y: FloatArray
+    blocked: npt.NDArray[np.bool_]
+    weight: FloatArray
+
+
+def dataset(paths: Sequence[Path], keep: Any, balance: str) -> Dataset:
+    """The pairs of every file that `keep(pair)` accepts. balance="file": each file weighs the same in the fit;
+    "source": each (file, source) does (Quora, Arabic Q2Q and STSb-MT weigh a third each)."""
     pairs: list[Pair] = []
     group_list: list[int] = []
     names: list[str] = []
     for g, path in enumerate(paths):
-        kept = [p for p in read_pairs(path) if p.source not in probe_sources]
+        kept = [p for p in read_pairs(path) if keep(p)]
         pairs += kept
         group_list += [g] * len(kept)
         names.append(path.name)
     x, blocked = _design(pairs)
     y = np.array([1.0 if p.duplicate else 0.0 for p in pairs])
     group = np.array(group_list)
-    counts = np.bincount(group)
-    weight = (len(pairs) / (len(counts) * counts))[group]  # each file weighs the same
+    if balance == "source":
+        labels = [f"{g}/{p.source}" for g, p in zip(group_list, pairs, strict=True)]
+        codes = {label: i for i, label in enumerate(sorted(set(labels)))}
+        balance_group = np.array([codes[label] for label in labels])
+    else:
+        balance_group = group
+    counts = np.bincount(balance_group)
+    weight = (len(pairs) / (len(counts) * counts))[balance_group]
+    return Dataset(pairs, names, group, x, y, blocked, weight)
 
-    order = np.random.default_rng(20240601).permutation(len(pairs))
+
+def fit_scoring(data: Dataset, rows: npt.NDArray[np.int_], l2: float, max_false: float) -> Scoring:
+    """The blend fitted on the given rows, with SUGGEST_AT and MERGE_AT chosen on the same rows."""
+    beta = _logistic(data.x[rows], data.y[rows], data.weight[rows], l2)
+    score = 1 / (1 + np.exp(-(data.x[rows] @ beta)))
+    suggest, merge = _thresholds(score, data.y[rows], data.blocked[rows], data.group[rows], max_false)
+    return Scoring(tuple(round(float(b), 3) for b in beta), suggest, merge)
+
+
+def folds_of(n: int, folds: int) -> list[npt.NDArray[np.int_]]:
+    """The rows of each fold (a fixed shuffle, so that every run splits the same way)."""
+    order = np.random.default_rng(20240601).permutation(n)
+    return [np.sort(part) for part in np.array_split(order, folds)]
+
+
+def fit(
+    paths: Sequence[Path], probe_sources: set[str], folds: int, l2: float, max_false: float, balance: str
+) -> dict[str, Any]:
+    """Pair-level cross-validation (no event around the pairs), then the fit on all pairs."""
+    data = dataset(paths, lambda p: p.source not in probe_sources, balance)
+    everything = np.arange(len(data.pairs))
     per_fold: list[dict[str, Any]] = []
-    for k, test in enumerate(np.array_split(order, folds)):
-        train = np.setdiff1d(order, test)
-        beta = _logistic(x[train], y[train], weight[train], l2)
-        score_train = 1 / (1 + np.exp(-(x[train] @ beta)))
-        suggest, merge = _thresholds(score_train, y[train], blocked[train], group[train], max_false)
-        score = 1 / (1 + np.exp(-(x[test] @ beta)))
-        fold: dict[str, Any] = {"fold": k, "suggest_at": suggest, "merge_at": merge}
-        for g, name in enumerate(names):
-            m = group[test] == g
-            false, recall = _merge_rates(score[m], y[test][m], blocked[test][m], merge)
+    for k, test in enumerate(folds_of(len(data.pairs), folds)):
+        scoring = fit_scoring(data, np.setdiff1d(everything, test), l2, max_false)
+        score = 1 / (1 + np.exp(-(data.x[test] @ np.array(scoring.weights))))
+        fold: dict[str, Any] = {"fold": k, "suggest_at": scoring.suggest_at, "merge_at": scoring.merge_at}
+        for g, name in enumerate(data.names):
+            m = data.group[test] == g
+            y = data.y[test][m]
+            false, recall = _merge_rates(score[m], y, data.blocked[test][m], scoring.merge_at)
             fold[name] = {
-                "detect_f1": round(_f1(score[m], y[test][m], suggest), 4),
+                "detect_f1": round(_f1(score[m], y, scoring.suggest_at), 4),
                 "merge_false_rate": round(false, 4),
                 "merge_recall": round(recall, 4),
             }
         per_fold.append(fold)
 
-    beta = _logistic(x, y, weight, l2)
-    score = 1 / (1 + np.exp(-(x @ beta)))
-    suggest, merge = _thresholds(score, y, blocked, group, max_false)
-    weights = tuple(round(float(b), 3) for b in beta)
-    check = blend(tuple(x[0, 1:]), weights)
+    final = fit_scoring(data, everything, l2, max_false)
+    check = blend(tuple(data.x[0, 1:]), final.weights)
     summary: dict[str, Any] = {}
-    for name in names:
+    for name in data.names:
         for figure in ("detect_f1", "merge_false_rate", "merge_recall"):
             values = [f[name][figure] for f in per_fold]
             summary[f"{name} {figure}"] = {
@@ -266,17 +331,62 @@ def fit(paths: Sequence[Path], probe_sources: set[str], folds: int, l2: float, m
                 "stdev": round(statistics.stdev(values), 4),
             }
     return {
+        "measured": "pair-level cross-validation (each fold fitted on the other folds), then the fit on all pairs",
         "signals": ["intercept", *SIGNALS],
-        "WEIGHTS": weights,
-        "SUGGEST_AT": suggest,
-        "MERGE_AT": merge,
+        "WEIGHTS": final.weights,
+        "SUGGEST_AT": final.suggest_at,
+        "MERGE_AT": final.merge_at,
         "l2": l2,
+        "balance": balance,
         "max_merge_false_rate_on_dev": max_false,
-        "pairs": {name: int(c) for name, c in zip(names, counts, strict=True)},
+        "pairs": {name: int((data.group == g).sum()) for g, name in enumerate(data.names)},
         "cross_validation": summary,
         "folds": per_fold,
         "check_first_pair_score": round(check, 4),
     }
+
+
+def crossval(
+    paths: Sequence[Path],
+    background: Path,
+    size: int,
+    probe_sources: set[str],
+    folds: int,
+    l2: float,
+    max_false: float,
+    balance: str,
+) -> dict[str, Any]:
+    """Held-out figures measured as the server decides: each pair is decided in an event of `size` background
+    questions with the weights and thresholds fitted on the other folds (never on itself). Probe pairs are in
+    no fit; each is decided with the scoring of the fold it falls in."""
+    data = dataset(paths, lambda p: True, balance)
+    fit_rows = np.array([i for i, p in enumerate(data.pairs) if p.source not in probe_sources])
+    everything = np.arange(len(data.pairs))
+    scorings: list[Scoring] = [FITTED] * len(data.pairs)
+    per_fold: list[dict[str, Any]] = []
+    for k, test in enumerate(folds_of(len(data.pairs), folds)):
+        scoring = fit_scoring(data, np.intersect1d(np.setdiff1d(everything, test), fit_rows), l2, max_false)
+        per_fold.append({"fold": k, "suggest_at": scoring.suggest_at, "merge_at": scoring.merge_at})
+        for row in test:
+            scorings[row] = scoring
+    index, fill_s = fill_event(background, size)
+    result: dict[str, Any] = {
+        "measured": (
+            f"held out: {folds}-fold cross-validation in an event of {size} background questions; "
+            "every pair decided with weights and thresholds fitted on the other folds"
+        ),
+        "l2": l2,
+        "balance": balance,
+        "max_merge_false_rate_on_dev": max_false,
+        "index_size": size,
+        "fill_seconds": round(fill_s, 1),
+        "folds": per_fold,
+    }
+    for g, name in enumerate(data.names):
+        rows = [int(i) for i in np.flatnonzero(data.group == g)]
+        pairs = [data.pairs[i] for i in rows]
+        result[name] = report(pairs, decide_pairs(index, pairs, [scorings[i] for i in rows]), probe_sources)
+    return result
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -286,13 +396,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--size", type=int, default=10_000, help="background questions in the event (10,000)")
     parser.add_argument("--probe-source", action="append", help="source reported apart (default: paws-x)")
     parser.add_argument("--fit", action="store_true", help="cross-validate and fit the blend instead")
+    parser.add_argument("--cv", action="store_true", help="held-out figures, fold by fold, in the event (slow)")
+    parser.add_argument("--balance", choices=("file", "source"), default="file", help="what weighs the same")
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--l2", type=float, default=1.0)
     parser.add_argument("--max-merge-false-rate", type=float, default=0.03, help="MERGE_AT's limit on dev")
     args = parser.parse_args(argv)
     probe = set(args.probe_source or ["paws-x"])
     if args.fit:
-        result = fit(args.pairs, probe, args.folds, args.l2, args.max_merge_false_rate)
+        result = fit(args.pairs, probe, args.folds, args.l2, args.max_merge_false_rate, args.balance)
+    elif args.cv:
+        if args.background is None:
+            parser.error("--cv takes --background FILE")
+        result = crossval(
+            args.pairs, args.background, args.size, probe, args.folds, args.l2, args.max_merge_false_rate, args.balance
+        )
     else:
         if len(args.pairs) != 1 or args.background is None:
             parser.error("evaluation takes one PAIRS.tsv and --background FILE")
