@@ -152,7 +152,13 @@ const MESSAGES = {
     "done.tag": "Tags saved.",
     "done.set_open": "Saved.",
     "done.move": "Moved.",
-    "error.action": "Could not {action}: {reason}",
+    undo: "Undo",
+    "done.reply": "Answer saved.",
+    "done.translate": "Text for the room saved.",
+    "done.ban": "Banned: this participant can no longer ask or vote.",
+    "done.unban": "Ban lifted.",
+    "done.announce": "Announcement sent.",
+    "error.action": "“{action}” did not work: {reason}",
     "error.offline": "Not connected: the action was not sent. Wait until the status says Live.",
     "error.conflict": "someone changed this question meanwhile. The latest text is shown; check it and save again.",
     "error.bad_transition": "the question is no longer in a state that allows it",
@@ -254,12 +260,61 @@ function setEvent(info) {
 
 function act(type, fields = {}) {
   const ref = randomId().slice(0, 12);
+  const undo = undoOf(type, fields); // worked out from the state before the action
   if (!conn.send(type, { ...fields, ref })) {
     toast(t("error.offline"));
     return false;
   }
-  sent.set(ref, { type, qid: fields.qid ?? "" });
+  sent.set(ref, { type, qid: fields.qid ?? "", undo });
   return true;
+}
+
+// The action that takes one back, as the question is now: {type, fields}, or null when there is none.
+function undoOf(type, fields) {
+  const q = questions.get(fields.qid ?? "");
+  const back = (undoType, more = {}) => ({ type: undoType, fields: { qid: q.id, ...more } });
+  if (type === "clear_screen") return screen ? { type: "show", fields: { qid: screen } } : null;
+  if (!q) return null;
+  switch (type) {
+    case "approve":
+    case "reject":
+    case "archive":
+    case "restore":
+    case "answer":
+    case "reopen": {
+      const next = queueOrder().map((other) => other.id);
+      if (q.status === "pending") return type === "answer" ? null : back("restore");
+      if (q.status === "approved") return type === "answer" ? back("reopen") : back("approve", { before: next[next.indexOf(q.id) + 1] ?? "" });
+      if (q.status === "rejected") return back("reject", { reason: q.reason || "—" });
+      if (q.status === "archived") return back("archive");
+      return q.status === "answered" ? back("answer") : null;
+    }
+    case "pin":
+    case "unpin":
+      return back(type === "pin" ? "unpin" : "pin");
+    case "merge":
+      return q.group ? back("merge", { into: q.group }) : back("unmerge");
+    case "unmerge":
+      return back("merge", { into: q.group });
+    case "show":
+      return screen ? { type: "show", fields: { qid: screen } } : { type: "clear_screen", fields: {} };
+    case "edit":
+      return back("edit", { text: q.text });
+    case "tag":
+      return back("tag", { tags: q.tags ?? [] });
+    default:
+      return null;
+  }
+}
+
+let undoTimer = 0;
+let undoAction = null;
+function offerUndo(text, undo) {
+  undoAction = undo;
+  setText($("undo-text"), text);
+  show($("undo-bar"), Boolean(undo));
+  clearTimeout(undoTimer);
+  undoTimer = setTimeout(() => show($("undo-bar"), false), 15000);
 }
 
 function done(frame) {
@@ -268,6 +323,7 @@ function done(frame) {
   sent.delete(frame.ref);
   if (action.type === "move") return; // announced with the new position
   announce(t(`done.${action.type}`));
+  offerUndo(t(`done.${action.type}`), frame.id ? action.undo : null);
 }
 
 function failed(frame) {
@@ -281,7 +337,7 @@ function failed(frame) {
     refreshPanel(action.qid, true);
   }
   if (action?.type === "move") movedQid = "";
-  toast(action ? t("error.action", { action: t(`action.${action.type}`).toLowerCase(), reason }) : reason);
+  toast(action ? t("error.action", { action: t(`action.${action.type}`), reason }) : reason);
 }
 
 let toastTimer = 0;
@@ -905,7 +961,7 @@ function tagsForm(q) {
   input.value = (q.tags ?? []).join(", ");
   return panelForm(q, "tags", labelled(input.id, t("tags.label"), input), () => {
     const tags = input.value
-      .split(/[,\s]+/)
+      .split(/[,，、،\s]+/)
       .map((tag) => tag.trim())
       .filter(Boolean);
     return { type: "tag", fields: { tags } };
@@ -1058,6 +1114,10 @@ $("search").addEventListener("input", (e) => {
   render();
 });
 $("clear-screen").addEventListener("click", () => act("clear_screen"));
+$("undo").addEventListener("click", () => {
+  show($("undo-bar"), false);
+  if (undoAction) act(undoAction.type, undoAction.fields);
+});
 document.addEventListener("keydown", onKey);
 render();
 conn = connect(`/ws/e/${slug}/moderator`, { onFrame, onStatus });

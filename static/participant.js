@@ -24,8 +24,10 @@ const MESSAGES = {
   en: {
     "title.suffix": "LiveQA",
     language: "Language",
-    "privacy.text":
-      "The organisers store your question and the name, organisation and country you give. Moderators see all of it; other participants, the screen in the room and the livestream show your question with only what you choose to show. Your personal details are erased {days} days after the event.",
+    "privacy.text": {
+      one: "The organisers store your question and the name, organisation and country you give. Moderators see all of it; other participants, the screen in the room and the livestream show your question with only what you choose to show. Your personal details are erased {n} day after the event.",
+      other: "The organisers store your question and the name, organisation and country you give. Moderators see all of it; other participants, the screen in the room and the livestream show your question with only what you choose to show. Your personal details are erased {n} days after the event.",
+    },
     "privacy.accept": "I understand",
     "privacy.needed": "Please confirm that you have read how your question is used.",
     "status.connecting": "Connecting…",
@@ -508,7 +510,7 @@ function renderEvent() {
   setText($("title"), event.title);
   document.title = `${event.title} · ${t("title.suffix")}`;
   $("send").disabled = !accepting();
-  setText($("privacy-text"), t("privacy.text", { days: event.retention_days ?? 30 }));
+  setText($("privacy-text"), t("privacy.text", { n: event.retention_days ?? 30, days: event.retention_days ?? 30 }));
   show($("privacy"), !store.get(KEYS.privacy, false));
   renderProfile();
   updateCount();

@@ -521,3 +521,51 @@ async def test_privacy_notice_is_accepted_once_before_the_first_question(
     await expect(page.locator("#status")).to_have_class("status live")
     await expect(notice).to_be_hidden()
     assert problems.seen == []
+
+
+async def test_moderator_actions_can_be_undone(
+    server: str, event: EventFixture, browser: Browser, problems: Problems
+) -> None:
+    """Each action offers an Undo for a while: a rejected queued question goes back to its place in the queue, an
+    approval back to incoming, an edit back to the text before."""
+    asker = await Client.open(server, event.slug)
+    for text in ("Will the minutes be public?", "Who chairs the next debate?", "How are speakers chosen?"):
+        await asker.submit(text)
+    moderator = await moderator_page(browser, problems, server, event)
+    for text in ("Will the minutes be public?", "Who chairs the next debate?", "How are speakers chosen?"):
+        await moderator.locator("#incoming > li", has_text=text).get_by_role("button", name="Approve").click()
+        await expect(moderator.locator("#queue > li", has_text=text)).to_be_visible()
+    queue = moderator.locator("#queue > li .mq-text")
+    await expect(queue).to_have_text(
+        ["Will the minutes be public?", "Who chairs the next debate?", "How are speakers chosen?"]
+    )
+
+    second = moderator.locator("#queue > li", has_text="Who chairs")
+    await second.get_by_role("button", name="Reject").click()
+    await second.get_by_role("button", name="Off topic").click()
+    await second.get_by_role("button", name="Reject question").click()
+    await expect(queue).to_have_text(["Will the minutes be public?", "How are speakers chosen?"])
+    await expect(moderator.locator("#undo-bar")).to_contain_text("Rejected.")
+    await moderator.get_by_role("button", name="Undo").click()
+    await expect(queue).to_have_text(
+        ["Will the minutes be public?", "Who chairs the next debate?", "How are speakers chosen?"]
+    )
+
+    await asker.submit("Is there a sign language interpreter?")
+    await (
+        moderator.locator("#incoming > li", has_text="Is there a sign language interpreter?")
+        .get_by_role("button", name="Approve")
+        .click()
+    )
+    await expect(moderator.locator("#queue > li", has_text="Is there a sign language interpreter?")).to_be_visible()
+    await moderator.get_by_role("button", name="Undo").click()
+    await expect(moderator.locator("#incoming > li", has_text="Is there a sign language interpreter?")).to_be_visible()
+
+    first = moderator.locator("#queue > li", has_text="Will the minutes be public?")
+    await first.get_by_role("button", name="Edit").click()
+    await first.get_by_label("Question text").fill("Will the meeting minutes be made public?")
+    await first.get_by_role("button", name="Save text").click()
+    await expect(queue.first).to_have_text("Will the meeting minutes be made public?")
+    await moderator.get_by_role("button", name="Undo").click()
+    await expect(queue.first).to_have_text("Will the minutes be public?")
+    assert problems.seen == []

@@ -34,7 +34,7 @@ MOVES = {
     "approve": {"pending": "approved", "rejected": "approved", "archived": "approved"},
     "reject": {"pending": "rejected", "approved": "rejected"},
     "archive": {"pending": "archived", "approved": "archived", "answered": "archived", "rejected": "archived"},
-    "restore": {"archived": "pending", "rejected": "pending"},
+    "restore": {"archived": "pending", "rejected": "pending", "approved": "pending"},
     "answer": {"approved": "answered", "pending": "answered"},
     "reopen": {"answered": "approved"},
 }
@@ -44,6 +44,7 @@ MOVES = {
 class ModelQuestion:
     status: str = "pending"
     voters: set[str] = field(default_factory=set)
+    asker: str = ""
     pinned: bool = False
     text: str = ""
 
@@ -79,7 +80,7 @@ class EventMachine(RuleBasedStateMachine):
             self.store.submit(self.slug, pid, uuid.uuid4().hex, text, ("A", "B", "KE"), (True,) * 3, rate=NO_LIMIT)
         )
         assert new and qid not in self.questions
-        self.questions[qid] = ModelQuestion(text=stored)
+        self.questions[qid] = ModelQuestion(text=stored, asker=pid)
 
     @rule(data=st.data(), action=st.sampled_from(sorted(MOVES)))
     def moderate(self, data: st.DataObject, action: str) -> None:
@@ -114,14 +115,14 @@ class EventMachine(RuleBasedStateMachine):
             assert question is None
         except errors.NotVotable:
             assert question is not None and up and question.status != "approved"
-        except errors.AlreadyVoted:
-            assert question is not None and pid in question.voters
+        except errors.AlreadyVoted:  # voted before, or asked it: an asker supports their question once
+            assert question is not None and (pid in question.voters or pid == question.asker)
         except errors.NotVoted:
             assert question is not None and pid not in question.voters
         else:
             assert question is not None
             if up:
-                assert question.status == "approved" and pid not in question.voters
+                assert question.status == "approved" and pid not in question.voters and pid != question.asker
                 question.voters.add(pid)
             else:
                 question.voters.remove(pid)
@@ -173,7 +174,8 @@ class EventMachine(RuleBasedStateMachine):
         assert state.screen == self.screen
         for qid, model in self.questions.items():
             stored = state.questions[qid]
-            assert (str(stored.status), stored.votes, stored.pinned) == (model.status, len(model.voters), model.pinned)
+            supporters = len(model.voters - {model.asker})  # besides the asker
+            assert (str(stored.status), stored.votes, stored.pinned) == (model.status, supporters, model.pinned)
         raw: Any = self.run(self.client.xrange(keys.log(self.slug)))
         entries = [parse_entry(log_id, fields) for log_id, fields in raw]
         assert entries[0].event is not None

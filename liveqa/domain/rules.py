@@ -29,7 +29,7 @@ TRANSITIONS: dict[Action, dict[Status, Status]] = {
         _S.ANSWERED: _S.ARCHIVED,
         _S.REJECTED: _S.ARCHIVED,
     },
-    Action.RESTORE: {_S.ARCHIVED: _S.PENDING, _S.REJECTED: _S.PENDING},
+    Action.RESTORE: {_S.ARCHIVED: _S.PENDING, _S.REJECTED: _S.PENDING, _S.APPROVED: _S.PENDING},  # back to incoming
     Action.ANSWER: {_S.APPROVED: _S.ANSWERED, _S.PENDING: _S.ANSWERED},
     Action.REOPEN: {_S.ANSWERED: _S.APPROVED},
     Action.WITHDRAW: {_S.PENDING: _S.WITHDRAWN},
