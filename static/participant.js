@@ -3,6 +3,7 @@ import {
   absoluteTime,
   askerLine,
   connect,
+  formatNumber,
   countryOptions,
   graphemes,
   h,
@@ -24,9 +25,11 @@ const MESSAGES = {
   en: {
     "title.suffix": "LiveQA",
     language: "Language",
-    "privacy.text": {
-      one: "The organisers store your question and the name, organisation and country you give. Moderators see all of it; other participants, the screen in the room and the livestream show your question with only what you choose to show. Your personal details are erased {n} day after the event.",
-      other: "The organisers store your question and the name, organisation and country you give. Moderators see all of it; other participants, the screen in the room and the livestream show your question with only what you choose to show. Your personal details are erased {n} days after the event.",
+    "privacy.text":
+      "The organisers store your question and the name, organisation and country you give. Moderators see all of it; other participants, the screen in the room and the livestream show your question with only what you choose to show.",
+    "privacy.erased": {
+      one: "Your personal details are erased {n} day after the event.",
+      other: "Your personal details are erased {n} days after the event.",
     },
     "privacy.accept": "I understand",
     "privacy.needed": "Please confirm that you have read how your question is used.",
@@ -95,7 +98,7 @@ const MESSAGES = {
     "q.onScreen": "On screen now",
     "q.yours": "Yours",
     "q.answer": "Answer:",
-    "vote.label": { one: "Upvote ({n} vote)", other: "Upvote ({n} votes)" },
+    "vote.label": { one: "Upvote, {n} vote", other: "Upvote, {n} votes" },  // no parentheses: the count is read
     "vote.count": { one: "{n} vote", other: "{n} votes" },
     "error.empty": "Write your question first.",
     "error.tooLong": "Your question is longer than {max} characters. Please shorten it.",
@@ -510,7 +513,7 @@ function renderEvent() {
   setText($("title"), event.title);
   document.title = `${event.title} · ${t("title.suffix")}`;
   $("send").disabled = !accepting();
-  setText($("privacy-text"), t("privacy.text", { n: event.retention_days ?? 30, days: event.retention_days ?? 30 }));
+  setText($("privacy-text"), `${t("privacy.text")} ${t("privacy.erased", { n: event.retention_days ?? 30 })}`);
   show($("privacy"), !store.get(KEYS.privacy, false));
   renderProfile();
   updateCount();
@@ -582,7 +585,7 @@ function createPublic(q) {
   parts.vote = h(
     "button",
     { type: "button", class: "vote", "aria-pressed": "false", onclick: () => toggleVote(q.id) },
-    h("span", { class: "arrow", "aria-hidden": "true" }, "▲"),
+    h("span", { class: "arrow", "aria-hidden": "true" }),
     parts.votes,
   );
   const li = h(
@@ -629,7 +632,7 @@ function updatePublic(li, q) {
   p.vote.setAttribute("aria-pressed", String(pressed));
   p.vote.disabled = isMine;
   p.vote.setAttribute("aria-label", t("vote.label", { n: votes }));
-  setText(p.votes, String(votes));
+  setText(p.votes, formatNumber(votes, lang));
   setText(p.tally, approved ? "" : t("vote.count", { n: votes }));
   show(p.tally, !approved);
 }

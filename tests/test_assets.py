@@ -13,8 +13,16 @@ STATIC = Path(__file__).parent.parent / "static"
 
 
 def test_scripts_lose_comments_blank_lines_and_indentation() -> None:
-    source = "// a comment\n/**\n * docs\n */\nfunction f() {\n  return 1; // kept\n}\n\n  /* one line */\nf();\n"
-    assert compact_js(source) == "function f() {\nreturn 1; // kept\n}\nf();\n"
+    source = "// a comment\n/**\n * docs\n */\nfunction f() {\n  return 1; // why\n}\n\n  /* one line */\nf();\n"
+    assert compact_js(source) == "function f() {\nreturn 1;\n}\nf();\n"
+
+
+@pytest.mark.parametrize(
+    "line",
+    ['const url = "https://x.org // not a comment";', "const half = a / 2; // a slash before: kept whole"],
+)
+def test_a_trailing_comment_stays_where_it_might_not_be_one(line: str) -> None:
+    assert compact_js(line + "\n") == line + "\n"
 
 
 @pytest.mark.parametrize(

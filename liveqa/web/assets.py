@@ -40,8 +40,19 @@ def compact_js(source: str) -> str:
         if "/*" in text:
             return source
         if text and not text.startswith("//"):
-            kept.append(text)
+            kept.append(_without_trailing_comment(text))
     return "\n".join(kept) + "\n"
+
+
+def _without_trailing_comment(line: str) -> str:
+    """`code; // why` → `code;`, when no quote is open before the `//` (it is not inside a string or a URL)."""
+    at = line.find(" // ")
+    if at < 0:
+        return line
+    before = line[:at]
+    if any(before.count(quote) % 2 for quote in "'\"`") or "/" in before.replace("//", ""):
+        return line  # a quote open, or a slash that may start a regular expression: keep the line whole
+    return before.rstrip()
 
 
 def compact_css(source: str) -> str:
