@@ -14,7 +14,7 @@ import pytest
 
 from liveqa.dedup import HINT_AT, MERGE_AT, SUGGEST_AT, Index, Outcome, USEEmbedder, from_bytes, key, to_bytes
 from liveqa.dedup.conflicts import asks, find, numbers, places
-from liveqa.dedup.index import SIGNALS, WEIGHTS, blend, signals
+from liveqa.dedup.index import SIGNALS, WEIGHTS, Scoring, blend, signals
 from liveqa.dedup.lexical import profile
 from liveqa.dedup.normalize import language
 from liveqa.dedup.semantic import Matrix
@@ -252,6 +252,19 @@ def test_exact_repeat_merges_and_unknown_text_is_new() -> None:
     assert decision.reason == "the same text"
     assert index.decide("???").outcome is Outcome.NEW
     assert Index(HashEmbedder()).decide("Anything at all?").outcome is Outcome.NEW
+
+
+def test_an_index_decides_with_the_scoring_it_is_given() -> None:
+    """The benchmark measures blends fitted on other folds through the server's own code path."""
+    strict = Index(HashEmbedder(), scoring=Scoring(WEIGHTS, suggest_at=0.999, merge_at=0.9999))
+    lenient = Index(HashEmbedder(), scoring=Scoring(WEIGHTS, suggest_at=0.0, merge_at=0.0))
+    for index in (strict, lenient):
+        index.add("q1", "How will the climate fund be financed?")
+    new = strict.decide("How will the climate fund be paid for?")
+    assert new.outcome is Outcome.NEW and new.suggestions == ()
+    merged = lenient.decide("How will the climate fund be paid for?")
+    assert merged.outcome is Outcome.MERGE and [m.id for m in merged.suggestions] == ["q1"]
+    assert strict.decide("how will the climate fund be financed").outcome is Outcome.MERGE  # the same text
 
 
 def test_rebuild_from_stored_vectors_computes_nothing() -> None:
