@@ -38,6 +38,7 @@ const MESSAGES = {
     "controls.exportXlsx": "Export Excel",
     "controls.source": "Source",
     "controls.all": "All",
+    "controls.sound": "Sound on new questions",
     "controls.search": "Search",
     "controls.language": "Language",
     "controls.region": "Region",
@@ -174,6 +175,7 @@ const { lang, t } = await translator("moderator", MESSAGES.en);
 const slug = slugFromPath();
 const $ = (id) => document.getElementById(id);
 const SHORTCUTS_KEY = "liveqa:moderator-shortcuts";
+const SOUND_KEY = "liveqa:moderator-sound";
 
 // --- state ---------------------------------------------------------------------------------------------
 
@@ -214,6 +216,7 @@ function onFrame(frame) {
       render();
       break;
     case "update":
+      if (frame.question?.status === "pending" && !frame.question.group && !questions.has(frame.question.id)) chime();
       for (const q of [frame.question, frame.group, ...(frame.also ?? [])]) if (q) questions.set(q.id, q);
       if (Array.isArray(frame.queue)) queue = frame.queue;
       if (typeof frame.screen === "string") screen = frame.screen;
@@ -1094,6 +1097,27 @@ localize(document, t);
 $("logout-form").before(languagePicker(lang, t("language")));
 $("export-csv").href = `/e/${slug}/export.csv`;
 $("export-xlsx").href = `/e/${slug}/export.xlsx`;
+// A short chime on each new question, when switched on (off by default; browsers allow sound only after a click,
+// and ticking the box is one).
+let audio = null;
+function chime() {
+  if (!$("sound").checked) return;
+  audio ??= new AudioContext();
+  const tone = audio.createOscillator();
+  const gain = audio.createGain();
+  tone.frequency.value = 880;
+  gain.gain.setValueAtTime(0.2, audio.currentTime);
+  gain.gain.exponentialRampToValueAtTime(0.001, audio.currentTime + 0.3);
+  tone.connect(gain).connect(audio.destination);
+  tone.start();
+  tone.stop(audio.currentTime + 0.3);
+  window.liveqaChimes = (window.liveqaChimes ?? 0) + 1; // for the tests: a sound can't be heard there
+}
+$("sound").checked = store.get(SOUND_KEY, false);
+$("sound").addEventListener("change", () => {
+  store.set(SOUND_KEY, $("sound").checked);
+  if ($("sound").checked) audio ??= new AudioContext(); // created on this click, so it may play later
+});
 $("shortcuts").checked = store.get(SHORTCUTS_KEY, true);
 $("shortcuts").addEventListener("change", () => store.set(SHORTCUTS_KEY, $("shortcuts").checked));
 $("open-toggle").addEventListener("click", () => event && act("set_open", { open: !event.open }));

@@ -569,3 +569,22 @@ async def test_moderator_actions_can_be_undone(
     await moderator.get_by_role("button", name="Undo").click()
     await expect(queue.first).to_have_text("Will the minutes be public?")
     assert problems.seen == []
+
+
+async def test_console_chimes_on_new_questions_only_when_asked(
+    server: str, event: EventFixture, browser: Browser, problems: Problems
+) -> None:
+    """The sound is off by default; switched on, each new question chimes once (its approval does not)."""
+    moderator = await moderator_page(browser, problems, server, event)
+    asker = await Client.open(server, event.slug)
+    await expect(moderator.get_by_label("Sound on new questions")).not_to_be_checked()
+    await asker.submit("A question nobody hears?")
+    await expect(moderator.locator("#incoming > li")).to_have_count(1)
+    assert await moderator.evaluate("window.liveqaChimes ?? 0") == 0
+    await moderator.get_by_label("Sound on new questions").check()
+    qid = (await asker.submit("A question that chimes?"))["qid"]
+    await expect(moderator.locator("#incoming > li")).to_have_count(2)
+    await moderator.locator(f"#incoming > li[data-qid='{qid}']").get_by_role("button", name="Approve").click()
+    await expect(moderator.locator("#queue > li")).to_have_count(1)
+    assert await moderator.evaluate("window.liveqaChimes") == 1
+    assert problems.seen == []
