@@ -337,6 +337,18 @@ def event_moderator(slug: str, action: str, name: str, password: str, role: str,
                 click.echo(moderator)
 
 
+@event.command("floor-time")
+@click.argument("slug")
+@click.argument("seconds", type=click.IntRange(10, 3600))
+@click.option("--redis-url", help="Redis to use [LIVEQA_REDIS_URL].")
+def event_floor_time(slug: str, seconds: int, redis_url: str | None) -> None:
+    """Set each speaker's time on the floor (the console and the screen count it down)."""
+    settings = _settings(redis_url=redis_url)
+    with _redis_url(settings) as url:
+        _with_store(url, lambda store: operations.update_event(store, slug, floor_seconds=seconds))
+    click.echo(f"Each speaker has {seconds} s.")
+
+
 @event.command("schedule")
 @click.argument("slug")
 @click.option("--opens", type=click.DateTime(["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M"]), help="UTC time questions open.")

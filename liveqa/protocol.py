@@ -11,6 +11,7 @@ from typing import Annotated, Any
 
 import msgspec
 
+from liveqa.domain.floor import FloorStatus, ScreenMode
 from liveqa.domain.model import EventInfo, Moderation, Ranking, Status
 
 SUBPROTOCOL = "liveqa.v1"
@@ -88,6 +89,25 @@ class Upvote(Inbound, tag="upvote", frozen=True):
 
 class Unvote(Inbound, tag="unvote", frozen=True):
     qid: QuestionId
+
+
+FloorId = Annotated[str, msgspec.Meta(pattern=r"^[0-9]{1,12}$")]
+Lang = Annotated[str, msgspec.Meta(pattern=r"^([a-z]{2,3}(-[A-Za-z0-9]{2,8})?)?$")]
+
+
+class RequestFloor(Inbound, tag="request_floor", frozen=True):
+    """Ask to speak in the room: on what, and in which language. `cid` as for `submit`: resending is safe."""
+
+    cid: ClientId
+    topic: Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+    lang: Lang = ""
+    name: Name = ""
+    organisation: Name = ""
+    country: Country = ""
+
+
+class WithdrawFloor(Inbound, tag="withdraw_floor", frozen=True):
+    fid: FloorId
 
 
 class FindSimilar(Inbound, tag="similar", frozen=True):
@@ -227,13 +247,48 @@ class Distinct(ModeratorAction, tag="distinct", frozen=True):
     qid: QuestionId
 
 
+class Floor(ModeratorAction, tag="floor", frozen=True):
+    """A request for the floor: put it on the speakers' list, decline it (with a reason), give the floor (whoever
+    was speaking is done), end the speaker's turn, or put it back on the list."""
+
+    fid: FloorId
+    action: Annotated[str, msgspec.Meta(pattern=r"^(list|decline|call|finish|relist)$")]
+    reason: Annotated[str, msgspec.Meta(max_length=300)] = ""
+
+
+class MoveSpeaker(ModeratorAction, tag="move_speaker", frozen=True):
+    """Move a listed request just before or just after another on the speakers' list (exactly one of them)."""
+
+    fid: FloorId
+    before: Annotated[str, msgspec.Meta(pattern=r"^([0-9]{1,12})?$")] = ""
+    after: Annotated[str, msgspec.Meta(pattern=r"^([0-9]{1,12})?$")] = ""
+
+
+class SetScreenMode(ModeratorAction, tag="screen_mode", frozen=True):
+    """What the room and the stream see: the question on screen, or who has the floor and who is next."""
+
+    mode: ScreenMode
+
+
 class SetOpen(ModeratorAction, tag="set_open", frozen=True):
     """Open or close the event for new questions."""
 
     open: bool
 
 
-ParticipantMessage = Hello | Ping | Submit | Edit | Withdraw | Upvote | Unvote | TransferRequest | FindSimilar
+ParticipantMessage = (
+    Hello
+    | Ping
+    | Submit
+    | Edit
+    | Withdraw
+    | Upvote
+    | Unvote
+    | TransferRequest
+    | FindSimilar
+    | RequestFloor
+    | WithdrawFloor
+)
 ModeratorMessage = (
     Hello
     | Ping
@@ -259,6 +314,9 @@ ModeratorMessage = (
     | Merge
     | Unmerge
     | Distinct
+    | Floor
+    | MoveSpeaker
+    | SetScreenMode
 )
 ScreenMessage = Hello | Ping
 
@@ -344,6 +402,23 @@ class ModeratorQuestion(msgspec.Struct, kw_only=True):
     region: str = ""  # the UN M49 region of the asker's country ("002" Africa, "019" Americas, "142" Asia…)
 
 
+class FloorView(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """A request for the floor. Moderators get `pid`; the requester gets their own; screens who speaks."""
+
+    id: str
+    name: str = ""
+    organisation: str = ""
+    country: str = ""
+    topic: str = ""
+    lang: str = ""
+    status: FloorStatus
+    reason: str = ""
+    created: int = 0
+    started: int = 0  # ms since the epoch, server clock: when given the floor
+    ended: int = 0
+    pid: str = ""
+
+
 class ScreenQuestion(msgspec.Struct, kw_only=True, omit_defaults=True):
     """What the projector and the broadcast overlay show."""
 
@@ -374,6 +449,7 @@ class EventView(msgspec.Struct, kw_only=True):
     ended: bool
     opens_at: int = 0  # ms since the epoch; 0: no set time
     closes_at: int = 0
+    floor_seconds: int = 180  # each speaker's time on the floor
     ranking: Ranking = Ranking()  # the weights of the moderators' proposed order (docs/ranking.md)
     retention_days: int = 30  # personal data is erased this long after the event ends
 
@@ -390,6 +466,7 @@ class EventView(msgspec.Struct, kw_only=True):
             ended=bool(info.ended),
             opens_at=info.opens_at,
             closes_at=info.closes_at,
+            floor_seconds=info.floor_seconds,
             ranking=info.ranking,
             retention_days=info.retention_days,
         )
@@ -411,6 +488,7 @@ class Welcome(Outbound, tag="welcome"):
     pid: str = ""
     token: str = ""
     moderator: str = ""
+    now: int = 0  # the server's clock, ms since the epoch: for counting down a speaker's time against it
 
 
 class PublicSnapshot(Outbound, tag="snapshot"):
@@ -423,6 +501,7 @@ class PublicSnapshot(Outbound, tag="snapshot"):
     screen: str
     mine: list[OwnQuestion]
     announcements: list[AnnouncementView] = []
+    floor: list[FloorView] = []  # your own requests for the floor
 
 
 class ModeratorSnapshot(Outbound, tag="snapshot"):
@@ -434,6 +513,10 @@ class ModeratorSnapshot(Outbound, tag="snapshot"):
     moderators: list[str] = []
     banned: list[str] = []
     announcements: list[AnnouncementView] = []
+    floor: list[FloorView] = []  # every request for the floor
+    speakers: list[str] = []  # the speakers' list, in order
+    speaking: str = ""  # the request that has the floor
+    screen_mode: ScreenMode = ScreenMode.QUESTION
 
 
 class ScreenSnapshot(Outbound, tag="snapshot"):
@@ -441,6 +524,9 @@ class ScreenSnapshot(Outbound, tag="snapshot"):
     epoch: str
     event: EventView
     question: ScreenQuestion | None
+    mode: ScreenMode = ScreenMode.QUESTION
+    speaking: FloorView | None = None
+    next: FloorView | None = None
 
 
 class Resumed(Outbound, tag="resumed"):
@@ -462,6 +548,10 @@ class PublicUpdate(Outbound, tag="update"):
 
 class ModeratorUpdate(Outbound, tag="update"):
     id: str
+    floor: list[FloorView] | None = None  # requests for the floor that changed
+    speakers: list[str] | None = None
+    speaking: str | None = None
+    screen_mode: ScreenMode | None = None
     question: ModeratorQuestion | None = None
     group: ModeratorQuestion | None = None  # the head of the group `question` joined or left
     also: list[ModeratorQuestion] | None = None  # questions that moved along into that group
@@ -473,6 +563,29 @@ class ModeratorUpdate(Outbound, tag="update"):
 class ScreenUpdate(Outbound, tag="screen"):
     id: str
     question: ScreenQuestion | None
+
+
+class ScreenFloor(Outbound, tag="floor"):
+    """What the screen shows changed mode, or who has the floor or is next changed."""
+
+    id: str
+    mode: ScreenMode
+    speaking: FloorView | None = None
+    next: FloorView | None = None
+
+
+class OwnFloor(Outbound, tag="own_floor"):
+    """One of your requests for the floor changed (sent to you alone)."""
+
+    id: str
+    request: FloorView
+
+
+class FloorAck(Outbound, tag="floor_ack"):
+    """Your request for the floor is stored: `fid` is its id."""
+
+    cid: str
+    fid: str
 
 
 class Votes(Outbound, tag="votes"):
@@ -561,12 +674,24 @@ class Similar(Outbound, tag="similar"):
 
 
 ParticipantFrame = (
-    Welcome | PublicSnapshot | Resumed | PublicUpdate | Votes | EventChanged | Own | Ack | Error | Pong | Similar
+    Welcome
+    | PublicSnapshot
+    | Resumed
+    | PublicUpdate
+    | Votes
+    | EventChanged
+    | Own
+    | Ack
+    | Error
+    | Pong
+    | Similar
+    | OwnFloor
+    | FloorAck
 )
 ModeratorFrame = (
     Welcome | ModeratorSnapshot | Resumed | ModeratorUpdate | Votes | EventChanged | Done | Error | Presence | Pong
 )
-ScreenFrame = Welcome | ScreenSnapshot | Resumed | ScreenUpdate | EventChanged | Error | Pong
+ScreenFrame = Welcome | ScreenSnapshot | Resumed | ScreenUpdate | ScreenFloor | EventChanged | Error | Pong
 
 _participant: msgspec.json.Decoder[ParticipantMessage] = msgspec.json.Decoder(ParticipantMessage)
 _moderator: msgspec.json.Decoder[ModeratorMessage] = msgspec.json.Decoder(ModeratorMessage)

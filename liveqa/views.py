@@ -6,6 +6,7 @@ import enum
 
 from liveqa import protocol as p
 from liveqa.domain import regions
+from liveqa.domain.floor import FloorRequest, FloorStatus
 from liveqa.domain.model import Question
 from liveqa.domain.state import EventState, LogEntry
 
@@ -106,6 +107,36 @@ def screen_question(q: Question) -> p.ScreenQuestion:
     )
 
 
+def floor_view(r: FloorRequest, *, moderator: bool = False) -> p.FloorView:
+    return p.FloorView(
+        id=r.id,
+        name=r.name,
+        organisation=r.organisation,
+        country=r.country,
+        topic=r.topic,
+        lang=r.lang,
+        status=r.status,
+        reason=r.reason,
+        created=r.created,
+        started=r.started,
+        ended=r.ended,
+        pid=r.pid if moderator else "",
+    )
+
+
+def on_the_floor(state: EventState) -> tuple[p.FloorView | None, p.FloorView | None]:
+    """(who has the floor, who is next), as the screen shows them: names and topics only."""
+    speaking = state.floor.get(state.speaking)
+    now = floor_view(speaking) if speaking is not None and speaking.status is FloorStatus.SPEAKING else None
+    following = next((state.floor[fid] for fid in state.speakers if fid in state.floor), None)
+    return now, floor_view(following) if following is not None else None
+
+
+def screen_floor(entry_id: str, state: EventState) -> p.ScreenFloor:
+    speaking, following = on_the_floor(state)
+    return p.ScreenFloor(id=entry_id, mode=state.screen_mode, speaking=speaking, next=following)
+
+
 def on_screen(state: EventState) -> p.ScreenQuestion | None:
     question = state.questions.get(state.screen)
     return screen_question(question) if question is not None else None
@@ -123,10 +154,21 @@ def snapshot(state: EventState, audience: Audience, pid: str = "") -> p.Outbound
             moderators=state.moderators,
             banned=state.banned,
             announcements=_announcements(state),
+            floor=[floor_view(r, moderator=True) for r in state.floor.values()],
+            speakers=state.speakers,
+            speaking=state.speaking,
+            screen_mode=state.screen_mode,
         )
     if audience is Audience.SCREEN:
+        speaking, following = on_the_floor(state)
         return p.ScreenSnapshot(
-            id=state.head, epoch=state.epoch, event=p.EventView.of(state.info), question=on_screen(state)
+            id=state.head,
+            epoch=state.epoch,
+            event=p.EventView.of(state.info),
+            question=on_screen(state),
+            mode=state.screen_mode,
+            speaking=speaking,
+            next=following,
         )
     return p.PublicSnapshot(
         id=state.head,
@@ -136,6 +178,7 @@ def snapshot(state: EventState, audience: Audience, pid: str = "") -> p.Outbound
         screen=state.screen,
         mine=[own_question(q) for q in state.questions.values() if q.pid == pid] if pid else [],
         announcements=_announcements(state),
+        floor=[floor_view(r) for r in state.floor.values() if r.pid == pid] if pid else [],
     )
 
 
@@ -163,6 +206,15 @@ def frames(entry: LogEntry, before: Question | None, *, known: bool) -> dict[Aud
     if entry.votes is not None:
         frame = p.Votes(id=entry.id, votes=dict([entry.votes]))
         return {Audience.PUBLIC: frame, Audience.MODERATOR: frame}
+    if entry.floor or entry.speakers is not None or entry.speaking is not None or entry.screen_mode is not None:
+        floor = p.ModeratorUpdate(
+            id=entry.id,
+            floor=[floor_view(r, moderator=True) for r in entry.floor] or None,
+            speakers=entry.speakers,
+            speaking=entry.speaking,
+            screen_mode=entry.screen_mode,
+        )
+        return {Audience.PUBLIC: None, Audience.MODERATOR: floor}
     q, head = entry.question, entry.group
     moderator = p.ModeratorUpdate(
         id=entry.id,
@@ -184,19 +236,24 @@ def frames(entry: LogEntry, before: Question | None, *, known: bool) -> dict[Aud
     return {Audience.PUBLIC: public if visible else None, Audience.MODERATOR: moderator}
 
 
-def own_frames(entry: LogEntry) -> list[tuple[str, p.Own]]:
-    """(asker's participant id, frame) for each question the entry changes; each sent to its asker alone."""
-    return [
+def own_frames(entry: LogEntry) -> list[tuple[str, p.Outbound]]:
+    """(participant id, frame) for each question or request for the floor the entry changes; each sent to its
+    asker alone."""
+    frames: list[tuple[str, p.Outbound]] = [
         (q.pid, p.Own(id=entry.id, question=own_question(q)))
         for q in (entry.question, entry.group, *entry.also)
         if q is not None
     ]
+    frames += [(r.pid, p.OwnFloor(id=entry.id, request=floor_view(r))) for r in entry.floor]
+    return frames
 
 
 def screen_frame(entry: LogEntry, screen_before: str, state: EventState) -> p.Outbound | None:
     """The screen's frame for a live entry, `state` having applied it: when what is on screen changed."""
     if entry.event is not None:
         return p.EventChanged(id=entry.id, event=p.EventView.of(entry.event))
+    if entry.floor or entry.speakers is not None or entry.speaking is not None or entry.screen_mode is not None:
+        return screen_floor(entry.id, state)
     touched = entry.question is not None and entry.question.id == state.screen
     if entry.screen is None and not touched:
         return None

@@ -176,10 +176,13 @@ class Client:
 
 
 def _matches(frame: dict[str, Any], key: str, value: Any) -> bool:
-    """`question__status="approved"` looks inside frame["question"]["status"]."""
+    """`question__status="approved"` looks inside frame["question"]["status"]; `floor__0__id`, inside a list."""
     node: Any = frame
     for part in key.split("__"):
-        if not isinstance(node, dict) or part not in node:
+        if isinstance(node, list) and part.isdigit() and int(part) < len(node):
+            node = node[int(part)]
+        elif isinstance(node, dict) and part in node:
+            node = node[part]
+        else:
             return False
-        node = node[part]
     return bool(node == value)

@@ -131,7 +131,12 @@ class EventMachine(RuleBasedStateMachine):
     def move(self, data: st.DataObject, before: bool) -> None:
         qid, other = self.qid(data), self.qid(data)
         try:
-            self.run(self.store.move(self.slug, qid, **{"before" if before else "after": other}))
+            moved = (
+                self.store.move(self.slug, qid, before=other)
+                if before
+                else self.store.move(self.slug, qid, after=other)
+            )
+            self.run(moved)
         except errors.NotQueued:
             assert qid not in self.queue or other not in self.queue
             return

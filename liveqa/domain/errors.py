@@ -97,3 +97,9 @@ class Stale(Rejected):
     """A decision made on a view another process has moved past (internal: it never reaches a client)."""
 
     code = "stale"
+
+
+class UnknownRequest(Rejected):
+    """No such request for the floor."""
+
+    code = "unknown_request"

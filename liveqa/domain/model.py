@@ -153,6 +153,7 @@ class EventInfo(msgspec.Struct, kw_only=True, frozen=True):
     opens_at: int = 0  # ms since the epoch: questions are taken from then (0: no limit)
     closes_at: int = 0  # … and until then (0: no limit)
     ranking: Ranking = Ranking()
+    floor_seconds: int = 180  # each speaker's time on the floor (the console and the screen count it down)
 
     @classmethod
     def from_flat(cls, fields: dict[str, str]) -> EventInfo:
@@ -170,4 +171,5 @@ class EventInfo(msgspec.Struct, kw_only=True, frozen=True):
             opens_at=int(fields.get("opens_at", "0") or 0),
             closes_at=int(fields.get("closes_at", "0") or 0),
             ranking=msgspec.json.decode(fields["ranking"], type=Ranking) if fields.get("ranking") else Ranking(),
+            floor_seconds=int(fields.get("floor_seconds", "180") or 180),
         )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import msgspec
 
+from liveqa.domain.floor import FloorRequest, ScreenMode
 from liveqa.domain.model import Announcement, EventInfo, Question
 
 
@@ -22,6 +23,10 @@ class LogEntry(msgspec.Struct, kw_only=True):
     banned: list[str] | None = None  # participants barred from submitting and voting, when that changed
     deleted: bool = False  # the event was deleted: its last entry
     announcement: Announcement | None = None
+    floor: list[FloorRequest] = msgspec.field(default_factory=list)  # requests for the floor that changed
+    speakers: list[str] | None = None  # the speakers' list, when its order changed
+    speaking: str | None = None  # who has the floor ("" nobody), when that changed
+    screen_mode: ScreenMode | None = None  # what the screen shows, when that changed
     action: str = ""  # what made the change, where it matters to outsiders (approve, answer, show, end…)
 
 
@@ -44,6 +49,10 @@ class EventState:
         self.moderators: list[str] = []
         self.banned: list[str] = []
         self.announcements: list[Announcement] = []  # the last few, oldest first
+        self.floor: dict[str, FloorRequest] = {}
+        self.speakers: list[str] = []
+        self.speaking = ""
+        self.screen_mode = ScreenMode.QUESTION
 
         self._members: dict[str, set[str]] = {}  # head id → ids of the questions merged into it
 
@@ -81,6 +90,14 @@ class EventState:
             self.moderators = entry.moderators
         if entry.banned is not None:
             self.banned = entry.banned
+        for request in entry.floor:
+            self.floor[request.id] = request
+        if entry.speakers is not None:
+            self.speakers = entry.speakers
+        if entry.speaking is not None:
+            self.speaking = entry.speaking
+        if entry.screen_mode is not None:
+            self.screen_mode = entry.screen_mode
         if entry.announcement is not None:
             self.announcements = [*self.announcements[-4:], entry.announcement]
         self.head = entry.id

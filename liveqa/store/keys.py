@@ -144,6 +144,29 @@ def report(slug: str) -> str:
     return f"{_event(slug)}:report"
 
 
+def floor_prefix(slug: str) -> str:
+    """Prefix of the hashes of requests for the floor (+ their number)."""
+    return f"{_event(slug)}:floor:"
+
+
+def floor_seq(slug: str) -> str:
+    return f"{_event(slug)}:floorseq"
+
+
+def floor_requests(slug: str) -> str:
+    """Sorted set of every request for the floor by time; and a hash '<pid>:<cid>' → id beside it."""
+    return f"{_event(slug)}:floorreqs"
+
+
+def floor_cids(slug: str) -> str:
+    return f"{_event(slug)}:floorcids"
+
+
+def speakers(slug: str) -> str:
+    """List: the speakers' list, in the moderators' order (requests listed, not yet called)."""
+    return f"{_event(slug)}:speakers"
+
+
 def members(slug: str, qid: str) -> str:
     """Set of the ids of the questions merged into this one (it is their group's head)."""
     return f"{question(slug, qid)}:members"

@@ -25,6 +25,7 @@ from redis.retry import Retry
 
 from liveqa import metrics
 from liveqa.domain import errors
+from liveqa.domain.floor import FloorAction, FloorRequest, ScreenMode, floor_table
 from liveqa.domain.model import Announcement, EventInfo, Question
 from liveqa.domain.rules import SHOWABLE, VOTABLE, Action, transition_table
 from liveqa.domain.state import EventState, LogEntry
@@ -46,6 +47,7 @@ _ERRORS: dict[str, type[errors.Rejected]] = {
         errors.NotQueued,
         errors.Banned,
         errors.Stale,
+        errors.UnknownRequest,
     )
 }
 _STRINGS = msgspec.json.Decoder(list[str])
@@ -107,6 +109,14 @@ def parse_entry(log_id: str, fields: dict[str, str]) -> LogEntry:
         entry.group = Question.from_flat(_STRINGS.decode(g))
     if (r := fields.get("r")) is not None:
         entry.also = [Question.from_flat(flat) for flat in _FLATS.decode(r)]
+    if (f := fields.get("f")) is not None:
+        entry.floor = [FloorRequest.from_flat(flat) for flat in _FLATS.decode(f)]
+    if (ls := fields.get("l")) is not None:
+        entry.speakers = [] if ls == "{}" else _STRINGS.decode(ls)
+    if (k := fields.get("k")) is not None:
+        entry.speaking = k
+    if (y := fields.get("y")) is not None:
+        entry.screen_mode = ScreenMode(y)
     if (o := fields.get("o")) is not None:
         entry.queue = [] if o == "{}" else _STRINGS.decode(o)
     if (s := fields.get("s")) is not None:
@@ -268,7 +278,7 @@ class RedisStore:
 
     async def load_state(self, slug: str) -> EventState:
         """The event's whole state and the log id it is the state at, read atomically."""
-        meta, head, queue, questions, banned = await self._run(
+        meta, head, queue, questions, banned, requests, speakers = await self._run(
             "snapshot",
             [
                 keys.meta(slug),
@@ -277,6 +287,9 @@ class RedisStore:
                 keys.queue(slug),
                 keys.question_prefix(slug),
                 keys.banned(slug),
+                keys.floor_requests(slug),
+                keys.floor_prefix(slug),
+                keys.speakers(slug),
             ],
             [],
         )
@@ -288,6 +301,13 @@ class RedisStore:
                 state.put(question)
         state.queue = list(queue)
         state.screen = fields.get("screen", "")
+        for flat in requests:
+            if flat:
+                request = FloorRequest.from_flat(flat)
+                state.floor[request.id] = request
+        state.speakers = list(speakers)
+        state.speaking = fields.get("speaking", "")
+        state.screen_mode = ScreenMode(fields.get("screen_mode", "question") or "question")
         state.moderators = _STRINGS.decode(fields["moderators"]) if fields.get("moderators") else []
         state.banned = sorted(banned)
         if fields.get("announcements", "{}") not in ("", "{}"):
@@ -452,11 +472,58 @@ class RedisStore:
         reply = await self._run("announce", [keys.meta(slug), keys.log(slug)], [self._maxlen, text, by, keep])
         return str(reply[0])
 
-    async def move(self, slug: str, qid: str, *, before: str = "", after: str = "") -> str:
+    async def move(self, slug: str, qid: str, *, before: str = "", after: str = "", speakers: bool = False) -> str:
+        """Move a queued question (or, with `speakers`, a listed request for the floor) before or after another."""
         where, other = ("BEFORE", before) if before else ("AFTER", after)
+        order, field = (keys.speakers(slug), "l") if speakers else (keys.queue(slug), "o")
         reply = await self._run(
-            "move", [keys.meta(slug), keys.log(slug), keys.queue(slug)], [self._maxlen, qid, where, other]
+            "move", [keys.meta(slug), keys.log(slug), order], [self._maxlen, qid, where, other, field]
         )
+        return str(reply[0])
+
+    # --- the floor ----------------------------------------------------------------------------------------
+
+    async def request_floor(
+        self,
+        slug: str,
+        pid: str,
+        cid: str,
+        author: tuple[str, str, str],
+        topic: str,
+        lang: str,
+        *,
+        rate: tuple[int, float],
+    ) -> tuple[str, str]:
+        """Ask for the floor once per (pid, cid); returns (request id, log id or '' when asked before)."""
+        reply = await self._run(
+            "floor_request",
+            [
+                keys.meta(slug),
+                keys.log(slug),
+                keys.floor_seq(slug),
+                keys.floor_cids(slug),
+                keys.floor_requests(slug),
+                keys.floor_prefix(slug),
+                keys.rate(slug, pid, "floor"),
+                keys.banned(slug),
+            ],
+            [self._maxlen, pid, cid, *author, topic, lang, rate[0], rate[1]],
+        )
+        return str(reply[0]), str(reply[1])
+
+    async def floor(
+        self, slug: str, fid: str, action: FloorAction, *, by: str, owner: str = "", reason: str = ""
+    ) -> str:
+        """List, decline, call, finish, relist or withdraw a request for the floor; returns the log id."""
+        reply = await self._run(
+            "floor",
+            [keys.meta(slug), keys.log(slug), keys.floor_prefix(slug), keys.speakers(slug)],
+            [self._maxlen, str(action), fid, by, owner, reason, *floor_table(action)],
+        )
+        return str(reply[0])
+
+    async def screen_mode(self, slug: str, mode: ScreenMode) -> str:
+        reply = await self._run("screen_mode", [keys.meta(slug), keys.log(slug)], [self._maxlen, str(mode)])
         return str(reply[0])
 
     async def pin(self, slug: str, qid: str, *, pinned: bool, by: str) -> str:

@@ -27,6 +27,9 @@ NAMES = (
     "group",
     "merge",
     "lease",
+    "floor_request",
+    "floor",
+    "screen_mode",
 )
 
 

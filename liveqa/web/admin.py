@@ -50,6 +50,7 @@ class EventChanges(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     opens_at: Annotated[int, msgspec.Meta(ge=0)] | None = None  # ms since the epoch; 0 for no set time
     closes_at: Annotated[int, msgspec.Meta(ge=0)] | None = None
     ranking: Ranking | None = None  # the weights of the proposed order of incoming questions
+    floor_seconds: Annotated[int, msgspec.Meta(ge=10, le=3600)] | None = None  # each speaker's time on the floor
 
 
 class NewPassword(msgspec.Struct, forbid_unknown_fields=True):

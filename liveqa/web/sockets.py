@@ -20,6 +20,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 from liveqa import auth, metrics, protocol as p, submissions, tasks
 from liveqa.connection import Connection
 from liveqa.domain import errors, rules, text as texts
+from liveqa.domain.floor import FloorAction
 from liveqa.domain.model import Status
 from liveqa.domain.rules import Action
 from liveqa.hub import EventFeed
@@ -278,9 +279,8 @@ async def participant(websocket: WebSocket) -> None:
         return
     conn = _connection(websocket, services, Audience.PUBLIC, pid)
     session = Session(websocket, services, feed, conn)
-    welcome = p.Welcome(
-        role="participant", event=p.EventView.of(feed.state.info), epoch=feed.state.epoch, pid=pid, token=token
-    )
+    info = p.EventView.of(feed.state.info)
+    welcome = p.Welcome(role="participant", event=info, epoch=feed.state.epoch, pid=pid, token=token, now=_now_ms())
     await _serve(session, hello, welcome, _participant_frame)
 
 
@@ -292,7 +292,7 @@ async def _participant_frame(session: Session, text: str) -> None:
         return
     store, slug, pid = session.services.store, session.slug, session.conn.pid
     settings = session.services.settings
-    cid = message.cid if isinstance(message, p.Submit) else ""
+    cid = message.cid if isinstance(message, p.Submit | p.RequestFloor) else ""
     qid = getattr(message, "qid", "")
     try:
         match message:
@@ -332,6 +332,19 @@ async def _participant_frame(session: Session, text: str) -> None:
                 session.reply(p.TransferCode(code=code, expires_in_s=TRANSFER_TTL_S))
             case p.FindSimilar():
                 session.reply(await _similar(session, message))
+            case p.RequestFloor():
+                info = session.feed.state.info
+                author = rules.check_author(
+                    message.name, message.organisation, message.country, anonymous_allowed=info.anonymous_allowed
+                )
+                topic = texts.clean(message.topic, max_length=200)
+                fid, _ = await store.request_floor(
+                    slug, pid, message.cid, author, topic, message.lang,
+                    rate=(settings.submit_burst, settings.submit_per_minute / 60),
+                )  # fmt: skip
+                session.reply(p.FloorAck(cid=message.cid, fid=fid))
+            case p.WithdrawFloor():
+                await store.floor(slug, message.fid, FloorAction.WITHDRAW, by="", owner=pid)
             case p.Ping():
                 session.reply(p.Pong())
             case p.Hello():
@@ -360,6 +373,10 @@ async def _similar(session: Session, message: p.FindSimilar) -> p.Outbound:
     return p.Similar(
         ref=message.ref, questions=[p.SimilarQuestion(id=h.id, text=h.text, score=round(h.score, 3)) for h in found]
     )
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
 
 
 def _names(statuses: frozenset[Status]) -> frozenset[str]:
@@ -412,7 +429,9 @@ async def moderator(websocket: WebSocket) -> None:
     conn = _connection(websocket, services, Audience.MODERATOR, name=name, sid=sid)
     role = await services.store.session_role(feed.slug, sid)
     session = Session(websocket, services, feed, conn, sid=sid, role=role)
-    welcome = p.Welcome(role="moderator", event=p.EventView.of(feed.state.info), epoch=feed.state.epoch, moderator=name)
+    welcome = p.Welcome(
+        role="moderator", event=p.EventView.of(feed.state.info), epoch=feed.state.epoch, moderator=name, now=_now_ms()
+    )
     await feed.moderator_present(conn, True)
     try:
         await _serve(session, hello, welcome, _moderator_frame)
@@ -464,8 +483,8 @@ def _before(session: Session, message: p.ModeratorMessage) -> tuple[str, str]:
 
 
 def _detail(message: p.ModeratorMessage, before: tuple[str, str]) -> dict[str, str]:
-    detail = {name: str(getattr(message, name)) for name in ("qid", "into", "pid", "before", "after", "reason", "open")
-              if getattr(message, name, "") not in ("", None)}  # fmt: skip
+    names = ("qid", "into", "fid", "action", "mode", "pid", "before", "after", "reason", "open")
+    detail = {name: str(getattr(message, name)) for name in names if getattr(message, name, "") not in ("", None)}
     if isinstance(message, p.Move):
         detail["position"] = "before " + message.before if message.before else "after " + message.after
         detail.pop("before", None)
@@ -529,6 +548,17 @@ async def _moderate(session: Session, message: p.ModeratorMessage, name: str) ->
             return await store.unmerge(slug, message.qid, by=name)
         case p.Distinct():
             return await store.annotate(slug, message.qid, "distinct", by=name, similar="", similarity="")
+        case p.Floor():
+            reason = " ".join(message.reason.split())
+            if message.action == "decline" and not reason:
+                raise errors.BadTransition("a decline needs a reason")
+            return await store.floor(slug, message.fid, FloorAction(message.action), by=name, reason=reason)
+        case p.MoveSpeaker():
+            if bool(message.before) == bool(message.after):
+                raise errors.BadTransition("name exactly one of before and after")
+            return await store.move(slug, message.fid, before=message.before, after=message.after, speakers=True)
+        case p.SetScreenMode():
+            return await store.screen_mode(slug, message.mode)
     raise errors.Rejected("unsupported action")
 
 
@@ -553,7 +583,7 @@ async def screen(websocket: WebSocket) -> None:
         return
     conn = _connection(websocket, services, Audience.SCREEN)
     session = Session(websocket, services, feed, conn)
-    welcome = p.Welcome(role="screen", event=p.EventView.of(feed.state.info), epoch=feed.state.epoch)
+    welcome = p.Welcome(role="screen", event=p.EventView.of(feed.state.info), epoch=feed.state.epoch, now=_now_ms())
     await _serve(session, hello, welcome, _screen_frame)
 
 
