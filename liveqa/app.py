@@ -103,6 +103,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             Route("/readyz", pages.readyz),
             Route(f"/e/{slug}", pages.participant_page),
             Route(f"/e/{slug}/moderate", pages.moderator_page),
+            Route(f"/e/{slug}/floor", pages.floor_page),
             Route(f"/e/{slug}/screen", pages.screen_page),
             Route(f"/e/{slug}/login", pages.login, methods=["POST"]),
             Route(f"/e/{slug}/logout", pages.logout, methods=["POST"]),

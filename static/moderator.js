@@ -18,6 +18,7 @@ import {
   translator,
   updateTime,
 } from "./common.js";
+import { remaining, syncClock } from "./clock.js";
 
 const MESSAGES = {
   en: {
@@ -154,6 +155,23 @@ const MESSAGES = {
     "done.set_open": "Saved.",
     "done.move": "Moved.",
     undo: "Undo",
+    "floor.heading": "Speakers in the room",
+    "floor.screenShows": "The screen shows",
+    "floor.modeQuestion": "the question",
+    "floor.modeFloor": "who has the floor",
+    "floor.requests": "Requests for the floor",
+    "floor.empty": "No requests for the floor.",
+    "floor.speaking": "Speaking now",
+    "floor.lang": "speaks in {lang}",
+    "floor.list": "Add to list",
+    "floor.call": "Give the floor",
+    "floor.finish": "End turn",
+    "floor.decline": "Decline",
+    "floor.declineReason": "Why? The requester will see this.",
+    "floor.declineDefault": "We could not give you the floor this time.",
+    "done.floor": "Done.",
+    "done.move_speaker": "Moved.",
+    "done.screen_mode": "The screen changed.",
     "done.reply": "Answer saved.",
     "done.translate": "Text for the room saved.",
     "done.ban": "Banned: this participant can no longer ask or vote.",
@@ -191,6 +209,11 @@ const panels = new Map(); // qid → "reject" | "edit" | "tags": the open inline
 let selected = "";
 let movedQid = ""; // announce its new position when the queue changes
 let membersOf = new Map(); // group head id → the questions merged into it, oldest first
+const floorRequests = new Map(); // requests for the floor by id
+let speakers = []; // the speakers' list, in order
+let speaking = ""; // the request that has the floor
+let screenMode = "question";
+let floorSeconds = 180;
 
 let conn = null;
 
@@ -203,6 +226,7 @@ function onStatus({ state }) {
 function onFrame(frame) {
   switch (frame.type) {
     case "welcome":
+      syncClock(frame.now);
       me = frame.moderator ?? "";
       setEvent(frame.event);
       break;
@@ -213,6 +237,11 @@ function onFrame(frame) {
       screen = frame.screen ?? "";
       moderators = frame.moderators ?? moderators;
       banned = new Set(frame.banned ?? []);
+      floorRequests.clear();
+      for (const r of frame.floor ?? []) floorRequests.set(r.id, r);
+      speakers = frame.speakers ?? [];
+      speaking = frame.speaking ?? "";
+      screenMode = frame.screen_mode ?? "question";
       render();
       break;
     case "update":
@@ -221,6 +250,10 @@ function onFrame(frame) {
       if (Array.isArray(frame.queue)) queue = frame.queue;
       if (typeof frame.screen === "string") screen = frame.screen;
       if (Array.isArray(frame.banned)) banned = new Set(frame.banned);
+      for (const r of frame.floor ?? []) floorRequests.set(r.id, r);
+      if (Array.isArray(frame.speakers)) speakers = frame.speakers;
+      if (typeof frame.speaking === "string") speaking = frame.speaking;
+      if (frame.screen_mode) screenMode = frame.screen_mode;
       render();
       if (movedQid && Array.isArray(frame.queue)) announceMove();
       break;
@@ -253,6 +286,7 @@ function onFrame(frame) {
 
 function setEvent(info) {
   if (!info) return;
+  floorSeconds = info.floor_seconds ?? floorSeconds;
   event = info;
   setText($("title"), info.title);
   document.title = `${info.title} · ${t("title.suffix")}`;
@@ -584,8 +618,93 @@ function render() {
   }
   renderPresence();
   renderBalance();
+  renderFloor();
   markSelected();
 }
+
+// --- the floor: requests to speak in the room, the speakers' list, who speaks now ------------------------------
+
+function floorCard(r, buttons) {
+  const who = askerLine(r, lang) || t("q.anonymous");
+  const langName = r.lang ? FILTER_LABELS.lang(r.lang) : "";
+  return h(
+    "li",
+    { class: "mq floor-card", "data-fid": r.id },
+    h("p", { class: "mq-text", dir: "auto" }, r.topic),
+    h("p", { class: "mq-who", dir: "auto" }, who),
+    langName ? h("p", { class: "mq-meta" }, t("floor.lang", { lang: langName })) : null,
+    h(
+      "p",
+      { class: "mq-actions" },
+      buttons.map(([name, label, send]) => h("button", { type: "button", "data-action": name, onclick: send }, label)),
+    ),
+  );
+}
+
+function floorAct(fid, action) {
+  if (action !== "decline") return act("floor", { fid, action });
+  const reason = window.prompt(t("floor.declineReason"), t("floor.declineDefault"));
+  if (reason?.trim()) act("floor", { fid, action, reason: reason.trim() });
+}
+
+function renderFloor() {
+  $("mode-question").checked = screenMode === "question";
+  $("mode-floor").checked = screenMode === "floor";
+  const now = floorRequests.get(speaking);
+  const box = $("floor-speaking");
+  const key = now?.status === "speaking" ? `${now.id}|${now.started}` : "";
+  if (box.dataset.key !== key) {
+    box.dataset.key = key;
+    box.replaceChildren(
+      ...(key
+        ? [
+            h("p", { class: "floor-label" }, t("floor.speaking")),
+            floorCard(now, [["finish", t("floor.finish"), () => floorAct(now.id, "finish")]]),
+            h("p", { class: "floor-clock", id: "console-clock", role: "timer", dir: "ltr" }),
+          ]
+        : []),
+    );
+  }
+  show(box, Boolean(key));
+  const listed = speakers.map((fid) => floorRequests.get(fid)).filter(Boolean);
+  const waiting = [...floorRequests.values()].filter((r) => r.status === "requested").sort((a, b) => a.created - b.created);
+  const move = (r, i, by) => {
+    const other = listed[i + by];
+    if (other) act("move_speaker", { fid: r.id, ...(by < 0 ? { before: other.id } : { after: other.id }) });
+  };
+  $("speakers").replaceChildren(
+    ...listed.map((r, i) =>
+      floorCard(r, [
+        ["call", t("floor.call"), () => floorAct(r.id, "call")],
+        ["up", t("action.up"), () => move(r, i, -1)],
+        ["down", t("action.down"), () => move(r, i, 1)],
+        ["decline", t("floor.decline"), () => floorAct(r.id, "decline")],
+      ]),
+    ),
+  );
+  $("floor-requests").replaceChildren(
+    ...waiting.map((r) =>
+      floorCard(r, [
+        ["list", t("floor.list"), () => floorAct(r.id, "list")],
+        ["call", t("floor.call"), () => floorAct(r.id, "call")],
+        ["decline", t("floor.decline"), () => floorAct(r.id, "decline")],
+      ]),
+    ),
+  );
+  setText($("floor-count"), String(listed.length + waiting.length));
+  show($("floor-empty"), !key && !listed.length && !waiting.length);
+  tickFloor();
+}
+
+function tickFloor() {
+  const now = floorRequests.get(speaking);
+  const clock = $("console-clock");
+  if (!clock || now?.status !== "speaking") return;
+  const left = remaining(now.started, floorSeconds);
+  setText(clock, left.text);
+  clock.classList.toggle("over", left.over);
+}
+setInterval(tickFloor, 500);
 
 function renderPresence() {
   const others = [...moderators];
@@ -1138,6 +1257,9 @@ $("search").addEventListener("input", (e) => {
   render();
 });
 $("clear-screen").addEventListener("click", () => act("clear_screen"));
+for (const radio of document.querySelectorAll("input[name=screen-mode]")) {
+  radio.addEventListener("change", () => radio.checked && act("screen_mode", { mode: radio.value }));
+}
 $("undo").addEventListener("click", () => {
   show($("undo-bar"), false);
   if (undoAction) act(undoAction.type, undoAction.fields);

@@ -1,9 +1,13 @@
 // The screen: the projector (large type, title, join QR code) or, with ?mode=overlay, a lower third for a
 // broadcast (transparent, safe margins). Shows the one question the moderators put on screen.
+import { remaining, syncClock } from "./clock.js";
 import { askerLine, connect, localize, setText, slugFromPath, translator } from "./common.js";
 
 const MESSAGES = {
   en: {
+    "floor.now": "Now speaking",
+    "floor.next": "Next:",
+    "floor.nobody": "The floor is open",
     "join.cta": "Ask your questions at",
     "join.ctaLarge": "Ask your questions: scan the code or go to",
     "qr.alt": "QR code for {link}",
@@ -26,6 +30,7 @@ const FADE_MS = 400;
 const reducedMotion = matchMedia("(prefers-reduced-motion: reduce)");
 
 let shown = null; // the question on screen, or null
+const floor = { mode: "question", speaking: null, next: null, seconds: 180 };
 let generation = 0; // the latest change wins when changes come quickly
 
 document.body.classList.add(overlay ? "overlay" : "projector");
@@ -42,11 +47,16 @@ function onStatus({ state, code }) {
 function onFrame(frame) {
   switch (frame.type) {
     case "welcome":
+      syncClock(frame.now);
       setEvent(frame.event);
       break;
     case "snapshot":
       setEvent(frame.event);
       present(frame.question ?? null);
+      showFloor(frame);
+      break;
+    case "floor":
+      showFloor(frame);
       break;
     case "screen":
       present(frame.question ?? null);
@@ -61,9 +71,36 @@ function onFrame(frame) {
 
 function setEvent(event) {
   if (!event) return;
+  floor.seconds = event.floor_seconds ?? floor.seconds;
   setText($("title"), event.title);
   document.title = event.title;
 }
+
+// The floor: who speaks (with their time counting down), who is next; shown instead of the question when the
+// moderators choose it.
+function showFloor(frame) {
+  floor.mode = frame.mode ?? "question";
+  floor.speaking = frame.speaking ?? null;
+  floor.next = frame.next ?? null;
+  const on = floor.mode === "floor";
+  $("floor").hidden = !on;
+  $("slot").hidden = on;
+  document.body.classList.toggle("floor-mode", on);
+  const who = floor.speaking;
+  setText($("floor-who"), who ? askerLine(who, lang) || "—" : t("floor.nobody"));
+  setText($("floor-topic"), who?.topic ?? "");
+  setText($("floor-next"), floor.next ? askerLine(floor.next, lang) || "—" : "");
+  $("floor-after").hidden = !floor.next;
+  tick();
+}
+
+function tick() {
+  const who = floor.speaking;
+  const clock = who?.started ? remaining(who.started, floor.seconds) : null;
+  setText($("floor-clock"), clock?.text ?? "");
+  $("floor-clock").classList.toggle("over", Boolean(clock?.over));
+}
+setInterval(tick, 500);
 
 function same(a, b) {
   if (a === b) return true;

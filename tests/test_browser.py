@@ -588,3 +588,47 @@ async def test_console_chimes_on_new_questions_only_when_asked(
     await expect(moderator.locator("#queue > li")).to_have_count(1)
     assert await moderator.evaluate("window.liveqaChimes") == 1
     assert problems.seen == []
+
+
+async def test_the_floor_from_request_to_screen_with_one_clock(
+    server: str, event: EventFixture, browser: Browser, problems: Problems
+) -> None:
+    """Someone in the room asks for the floor on the floor page; the console lists and calls them; the screen,
+    switched to the floor, shows who speaks and counts down the same time as the console."""
+    room = await page_in_new_context(browser, problems, "floor", PHONE)
+    await room.goto(f"{server}/e/{event.slug}/floor")
+    await expect(room.locator("#status")).to_have_class("status live")
+    await room.get_by_label("Your name").fill("Awa")
+    await room.get_by_label("Organisation").fill("Femmes du Sahel")
+    await room.get_by_label("Country").select_option("ML")
+    await room.get_by_label("What you will speak about").fill("Protection of civilians in the Sahel")
+    await room.get_by_role("button", name="Request the floor").click()
+    mine = room.locator("#mine li", has_text="Protection of civilians")
+    await expect(mine).to_contain_text("Waiting for the moderators")
+
+    moderator = await moderator_page(browser, problems, server, event)
+    request = moderator.locator("#floor-requests > li", has_text="Protection of civilians")
+    await expect(request).to_contain_text("Awa · Femmes du Sahel · Mali")
+    await request.get_by_role("button", name="Add to list").click()
+    await expect(mine).to_contain_text("On the speakers' list")
+    screen = await page_in_new_context(browser, problems, "screen", DESKTOP)
+    await screen.goto(f"{server}/e/{event.slug}/screen?token={event.screen_token}")
+    await moderator.get_by_label("who has the floor").check()
+    await expect(screen.locator("#floor")).to_be_visible()
+    await expect(screen.locator("#floor-next")).to_have_text("Awa · Femmes du Sahel · Mali")
+    await moderator.locator("#speakers > li").get_by_role("button", name="Give the floor").click()
+    await expect(mine).to_contain_text("You have the floor")
+    await expect(screen.locator("#floor-who")).to_have_text("Awa · Femmes du Sahel · Mali")
+    await expect(screen.locator("#floor-clock")).to_have_text(re.compile(r"^[23]:\d\d$"))
+    clocks = [
+        await page.locator(selector).text_content()
+        for page, selector in ((moderator, "#console-clock"), (screen, "#floor-clock"))
+    ]
+    minutes, seconds = zip(*(map(int, c.split(":")) for c in clocks if c), strict=True)
+    assert abs((minutes[0] * 60 + seconds[0]) - (minutes[1] * 60 + seconds[1])) <= 1, clocks
+    await moderator.locator("#floor-speaking").get_by_role("button", name="End turn").click()
+    await expect(mine).to_contain_text("You spoke")
+    await expect(screen.locator("#floor-who")).to_have_text("The floor is open")
+    await moderator.get_by_label("the question").check()
+    await expect(screen.locator("#floor")).to_be_hidden()
+    assert problems.seen == []

@@ -51,6 +51,13 @@ async def index(request: Request) -> Response:
     return _page(request, "index.html")
 
 
+async def floor_page(request: Request) -> Response:
+    """In the room: ask for the floor, and follow the request."""
+    if not await _event_exists(request):
+        return _page(request, "not-found.html", 404)
+    return _page(request, "floor.html")
+
+
 async def participant_page(request: Request) -> Response:
     if not await _event_exists(request):
         return _page(request, "not-found.html", 404)
