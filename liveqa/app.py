@@ -22,7 +22,7 @@ from liveqa.store.redis import connect
 from liveqa.web import admin, pages, sockets
 from liveqa.web.assets import Assets
 from liveqa.web.headers import SecurityHeaders
-from liveqa.web.services import Services
+from liveqa.web.services import Organisations, Services
 
 logger = logging.getLogger(__name__)
 
@@ -78,7 +78,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 preload.add_done_callback(lambda f: f.exception())  # a failure is logged when it is used
             async with Hub(store, reader, grouping=settings.dedup) as hub:
                 words = screening.load(settings.wordlist_dir)
-                app.state.services = Services(settings=settings, store=store, hub=hub, words=words)
+                app.state.services = Services(
+                    settings=settings, store=store, hub=hub, words=words, organisations=Organisations(store)
+                )
                 janitor = asyncio.create_task(retention.run_periodically(store), name="retention")
                 dispatcher = webhooks.Dispatcher(
                     store, retries=settings.webhook_retries, backoff_s=settings.webhook_backoff
@@ -112,6 +114,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             Route(f"/e/{slug}/report.{{kind:str}}", pages.public_report),
             Route(f"/e/{slug}/export.{{kind:str}}", pages.export),
             Route(f"/api/events/{slug}", pages.event_info),
+            Route("/api/organisations", pages.organisations),
             WebSocketRoute(f"/ws/e/{slug}/participant", sockets.participant),
             WebSocketRoute(f"/ws/e/{slug}/moderator", sockets.moderator),
             WebSocketRoute(f"/ws/e/{slug}/screen", sockets.screen),

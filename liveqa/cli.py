@@ -22,6 +22,7 @@ from liveqa import backup, logs, operations, protocol, retention, submissions
 from liveqa.domain import screening
 from liveqa.domain.errors import Rejected
 from liveqa.domain.model import Moderation, Ranking
+from liveqa.domain.organisations import Directory, parse_csv
 from liveqa.embedded import EmbeddedRedis
 from liveqa.settings import Settings, SettingsError
 from liveqa.store import RedisStore
@@ -337,6 +338,62 @@ def event_moderator(slug: str, action: str, name: str, password: str, role: str,
                 click.echo(moderator)
 
 
+@event.command("require-listed")
+@click.argument("slug")
+@click.argument("required", type=click.Choice(["on", "off"]))
+@click.option("--redis-url", help="Redis to use [LIVEQA_REDIS_URL].")
+def event_require_listed(slug: str, required: str, redis_url: str | None) -> None:
+    """Hold questions from organisations not in the directory for a moderator (on), or not (off)."""
+    settings = _settings(redis_url=redis_url)
+    with _redis_url(settings) as url:
+        _with_store(url, lambda store: operations.update_event(store, slug, require_listed=required == "on"))
+    click.echo("Unlisted organisations' questions wait for a moderator." if required == "on" else "Any organisation.")
+
+
+@main.group()
+def orgs() -> None:
+    """The organisation directory participants pick from (one per deployment)."""
+
+
+@orgs.command("import")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+@click.option("--replace", is_flag=True, help="Replace the whole directory (default: add and update).")
+@click.option("--redis-url", help="Redis to use [LIVEQA_REDIS_URL].")
+def orgs_import(path: str, replace: bool, redis_url: str | None) -> None:
+    """Import organisations from a CSV file: name (required), acronym, country (ISO code), region (M49 code; from
+    the country when left out), accreditation (general, special, roster), website. Rejected rows are reported."""
+    from liveqa.domain.regions_data import REGION_OF
+
+    listed, rejected = parse_csv(Path(path).read_text(encoding="utf-8"), {c: r for c, (r, _) in REGION_OF.items()})
+    settings = _settings(redis_url=redis_url)
+    batch = 500
+    with _redis_url(settings) as url:
+
+        async def run(store: RedisStore) -> int:
+            size = 0
+            with click.progressbar(range(0, max(len(listed), 1), batch), label="Importing") as chunks:
+                for start in chunks:
+                    size = await store.put_organisations(listed[start : start + batch], replace=replace and start == 0)
+            return size
+
+        size = _with_store(url, run)
+    for row in rejected:
+        click.echo(f"line {row.line}: {row.why}", err=True)
+    click.echo(f"{len(listed)} organisations imported, {len(rejected)} rows rejected; the directory lists {size}.")
+
+
+@orgs.command("search")
+@click.argument("query")
+@click.option("--redis-url", help="Redis to use [LIVEQA_REDIS_URL].")
+def orgs_search(query: str, redis_url: str | None) -> None:
+    """Find organisations as participants do (name or acronym, any script, accents optional)."""
+    settings = _settings(redis_url=redis_url)
+    with _redis_url(settings) as url:
+        listed = _with_store(url, lambda store: store.organisations())[1]
+    for org in Directory(listed).search(query):
+        click.echo("\t".join((org.name, org.acronym, org.country, org.accreditation)))
+
+
 @event.command("floor-time")
 @click.argument("slug")
 @click.argument("seconds", type=click.IntRange(10, 3600))
@@ -428,6 +485,7 @@ def event_import(slug: str, path: str, source: str, dry_run: bool, redis_url: st
             if info is None:
                 raise click.ClickException(f"no event {slug!r}")
             words = screening.load(settings.wordlist_dir) | screening.WordList.of(info.blocked_words)
+            directory = Directory((await store.organisations())[1])
             with click.progressbar(list(enumerate(rows, start=2)), label="Importing", show_pos=True) as progress:
                 for number, row in progress:
                     draft = submissions.Draft(
@@ -445,7 +503,7 @@ def event_import(slug: str, path: str, source: str, dry_run: bool, redis_url: st
                             continue
                         author = submissions.channel_participant(source, draft.name or str(number))
                         result = await submissions.submit(
-                            store, info, words, author, draft, rate=(0, 1.0), source=source
+                            store, info, words, author, draft, rate=(0, 1.0), source=source, directory=directory
                         )
                     except Rejected as exc:
                         rejected.append((number, f"{exc.code}: {exc.detail}"))

@@ -144,6 +144,7 @@ async def update_event(
     closes_at: int | None = None,
     ranking: Ranking | None = None,
     floor_seconds: int | None = None,
+    require_listed: bool | None = None,
 ) -> None:
     """Change an event's settings; what is None stays as it is. ValueError for a bad value. `opens_at` and
     `closes_at` (ms since the epoch, 0 for none) bound the time questions are taken."""
@@ -175,6 +176,8 @@ async def update_event(
         fields["blocked_words"] = json.dumps([w.strip() for w in blocked_words if w.strip()], ensure_ascii=False)
     if ranking is not None:
         fields["ranking"] = msgspec.json.encode(ranking).decode()
+    if require_listed is not None:
+        fields["require_listed"] = "1" if require_listed else "0"
     if floor_seconds is not None:
         if not 10 <= floor_seconds <= 3600:
             raise ValueError("a speaker's time is between 10 seconds and an hour")

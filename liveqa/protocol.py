@@ -398,6 +398,7 @@ class ModeratorQuestion(msgspec.Struct, kw_only=True):
     group: str = ""  # merged into that question (its group's head)
     similar: str = ""  # a possible duplicate found by the grouping step
     similarity: float = 0.0
+    listed: str = ""  # the organisation is in the directory: its ECOSOC status (general, special, roster) or "listed"
     lang: str = ""  # the language the text seems to be in: ar, en, es, fr, ru, zh, or a script's name
     region: str = ""  # the UN M49 region of the asker's country ("002" Africa, "019" Americas, "142" Asia…)
 

@@ -10,8 +10,11 @@ from liveqa import grouping
 from liveqa.dedup.normalize import language
 from liveqa.domain import rules, text as texts
 from liveqa.domain.model import EventInfo, Moderation
+from liveqa.domain.organisations import Directory
 from liveqa.domain.screening import WordList
 from liveqa.store import RedisStore
+
+UNLISTED = "organisation not in the directory"  # why a question is held, in an event that requires listed ones
 
 
 @dataclass(frozen=True)
@@ -55,11 +58,17 @@ async def submit(
     rate: tuple[int, float],
     source: str = "web",
     embed: bool = True,
+    directory: Directory | None = None,
 ) -> Stored:
     """Store a question (once per sender's cid). With `embed`, its sentence embedding is stored with it for the
-    duplicate grouping (see grouping.py)."""
+    duplicate grouping (see grouping.py). The asker's organisation is looked up in the `directory`: a listed one
+    is marked for moderators; in an event that requires it, an unlisted one holds the question for review."""
     body, author, shown = prepare(info, draft)
     held = words.match(body)
+    organisation = directory.match(author[1]) if directory is not None else None
+    listed = (organisation.accreditation or "listed") if organisation is not None else ""
+    if info.require_listed and not listed and not held:
+        held = UNLISTED
     vector = await grouping.stored_vector(body) if embed else ""
     qid, log_id, stored, new = await store.submit(
         info.slug,
@@ -74,6 +83,7 @@ async def submit(
         source=source,
         vector=vector,
         lang=language(body),
+        listed=listed,
     )
     return Stored(qid=qid, log_id=log_id, text=stored, new=new, held=held)
 

@@ -91,6 +91,7 @@ def moderator_question(q: Question) -> p.ModeratorQuestion:
         similar=q.similar,
         similarity=q.similarity,
         lang=q.lang,
+        listed=q.listed,
         region=regions.region(q.country) if q.country else "",
     )
 

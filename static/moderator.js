@@ -122,6 +122,11 @@ const MESSAGES = {
     "region.142": "Asia",
     "region.150": "Europe",
     "region.009": "Oceania",
+    "q.listed": "✓ Listed organisation ({status})",
+    "listed.listed": "in the directory",
+    "listed.general": "ECOSOC general",
+    "listed.special": "ECOSOC special",
+    "listed.roster": "ECOSOC roster",
     "q.merged": { one: "{n} similar question merged in", other: "{n} similar questions merged in" },
     "q.similar": "Possible duplicate ({score}% alike) of:",
     "action.merge": "Merge into it",
@@ -764,6 +769,7 @@ function updateCard(li, q, column, items) {
   if (q.pinned && q.status === "approved") badges.push(h("span", { class: "badge pin" }, t("q.pinned")));
   if (onScreen && column !== "screen") badges.push(h("span", { class: "badge live" }, t("q.onScreen")));
   if (q.held) badges.push(h("span", { class: "badge held" }, t("q.held", { word: q.held })));
+  if (q.listed) badges.push(h("span", { class: "badge listed" }, t("q.listed", { status: t(`listed.${q.listed}`) })));
   if (q.source && q.source !== "web") badges.push(h("span", { class: "badge" }, t("q.source", { source: q.source })));
   if (q.original) badges.push(h("span", { class: "badge" }, t("q.edited")));
   if (q.pid && banned.has(q.pid)) badges.push(h("span", { class: "badge held" }, t("q.banned")));

@@ -389,6 +389,7 @@ function buildForm() {
   }
   $("text").addEventListener("input", updateCount);
   $("text").addEventListener("input", askSimilar);
+  $("organisation").addEventListener("input", suggestOrgs);
   $("ask-form").addEventListener("submit", submit);
   $("passcode-form").addEventListener("submit", (e) => {
     e.preventDefault();
@@ -635,6 +636,17 @@ function updatePublic(li, q) {
   setText(p.votes, formatNumber(votes, lang));
   setText(p.tally, approved ? "" : t("vote.count", { n: votes }));
   show(p.tally, !approved);
+}
+
+// Listed organisations as the name is typed (any script, accents optional)
+let orgTimer = 0;
+function suggestOrgs() {
+  clearTimeout(orgTimer);
+  orgTimer = setTimeout(async () => {
+    const q = $("organisation").value.trim();
+    const found = q.length < 2 ? [] : (await (await fetch(`/api/organisations?q=${encodeURIComponent(q)}`)).json()).organisations;
+    $("orgs").replaceChildren(...found.map((o) => h("option", { value: o.name }, [o.acronym, o.country].filter(Boolean).join(" · "))));
+  }, 300);
 }
 
 // Similar questions, after a pause in typing

@@ -52,6 +52,7 @@ class Question(msgspec.Struct, kw_only=True):
     answer_at: int = 0
     display: str = ""  # the text in another language, for the room (the screen shows both)
     display_lang: str = ""
+    listed: str = ""  # the asker's organisation is in the directory: its accreditation (general…) or "listed"
     lang: str = ""  # the language it seems to be written in (ar, en, es, fr, ru, zh…; "" when unknown)
     group: str = ""  # merged: the id of the question it supports (the group's head); "" for a head or alone
     similar: str = ""  # a possible duplicate the grouping found, for moderators to merge or not
@@ -96,6 +97,7 @@ class Question(msgspec.Struct, kw_only=True):
             display=fields.get("display", ""),
             display_lang=fields.get("display_lang", ""),
             lang=fields.get("lang", ""),
+            listed=fields.get("listed", ""),
             group=fields.get("group", ""),
             similar=fields.get("similar", ""),
             similarity=float(fields.get("similarity", "0") or 0),
@@ -154,6 +156,7 @@ class EventInfo(msgspec.Struct, kw_only=True, frozen=True):
     closes_at: int = 0  # … and until then (0: no limit)
     ranking: Ranking = Ranking()
     floor_seconds: int = 180  # each speaker's time on the floor (the console and the screen count it down)
+    require_listed: bool = False  # questions from organisations not in the directory wait for a moderator
 
     @classmethod
     def from_flat(cls, fields: dict[str, str]) -> EventInfo:
@@ -172,4 +175,5 @@ class EventInfo(msgspec.Struct, kw_only=True, frozen=True):
             closes_at=int(fields.get("closes_at", "0") or 0),
             ranking=msgspec.json.decode(fields["ranking"], type=Ranking) if fields.get("ranking") else Ranking(),
             floor_seconds=int(fields.get("floor_seconds", "180") or 180),
+            require_listed=fields.get("require_listed") == "1",
         )

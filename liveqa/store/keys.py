@@ -17,6 +17,16 @@ def operators() -> str:
     return f"{PREFIX}:operators"
 
 
+def organisations() -> str:
+    """Hash: organisation id → JSON: the deployment's organisation directory (outside any event)."""
+    return f"{PREFIX}:orgs"
+
+
+def organisations_version() -> str:
+    """Counter bumped by every change of the directory: processes reload their copy when it moves."""
+    return f"{PREFIX}:orgs:version"
+
+
 def webhooked() -> str:
     """Set of the slugs of events that have webhooks (the dispatcher reads their logs)."""
     return f"{PREFIX}:webhooked"

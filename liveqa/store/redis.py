@@ -27,6 +27,7 @@ from liveqa import metrics
 from liveqa.domain import errors
 from liveqa.domain.floor import FloorAction, FloorRequest, ScreenMode, floor_table
 from liveqa.domain.model import Announcement, EventInfo, Question
+from liveqa.domain.organisations import Organisation
 from liveqa.domain.rules import SHOWABLE, VOTABLE, Action, transition_table
 from liveqa.domain.state import EventState, LogEntry
 from liveqa.store import keys
@@ -381,6 +382,7 @@ class RedisStore:
         source: str = "web",
         vector: str = "",
         lang: str = "",
+        listed: str = "",
     ) -> tuple[str, str, str, bool]:
         """Store a question once per (pid, cid): pending, or approved at once when `publish` and not `held`;
         `vector` is its stored embedding, if computed. Returns (qid, log id, stored text, was it new)."""
@@ -412,6 +414,7 @@ class RedisStore:
                 source,
                 vector,
                 lang,
+                listed,
             ],  # fmt: skip
         )
         return str(qid), str(log_id), str(stored), kind == "new"
@@ -542,6 +545,32 @@ class RedisStore:
             [self._maxlen, qid, ",".join(SHOWABLE)],
         )
         return str(reply[0])
+
+    # --- the organisation directory (per deployment) -------------------------------------------------------
+
+    async def organisations(self) -> tuple[int, list[Organisation]]:
+        """(version, every listed organisation)."""
+        pipe = self.client.pipeline(transaction=True)
+        pipe.get(keys.organisations_version())
+        pipe.hvals(keys.organisations())
+        version, entries = await self._call(pipe.execute)
+        return int(version or 0), [msgspec.json.decode(entry, type=Organisation) for entry in entries]
+
+    async def organisations_version(self) -> int:
+        return int(await self._call(lambda: self.client.get(keys.organisations_version())) or 0)
+
+    async def put_organisations(self, organisations: Sequence[Organisation], *, replace: bool = False) -> int:
+        """Add or update organisations (all of them replaced with `replace`); returns the directory's size."""
+        entries = [item for org in organisations for item in (org.id, msgspec.json.encode(org).decode())]
+        pipe = self.client.pipeline(transaction=True)
+        if replace:
+            pipe.delete(keys.organisations())
+        if entries:
+            pipe.hset(keys.organisations(), items=entries)
+        pipe.incr(keys.organisations_version())
+        pipe.hlen(keys.organisations())
+        reply = await self._call(pipe.execute)
+        return int(reply[-1])
 
     # --- grouping -----------------------------------------------------------------------------------------
 

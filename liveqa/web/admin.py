@@ -51,6 +51,7 @@ class EventChanges(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     closes_at: Annotated[int, msgspec.Meta(ge=0)] | None = None
     ranking: Ranking | None = None  # the weights of the proposed order of incoming questions
     floor_seconds: Annotated[int, msgspec.Meta(ge=10, le=3600)] | None = None  # each speaker's time on the floor
+    require_listed: bool | None = None  # questions from organisations not in the directory wait for a moderator
 
 
 class NewPassword(msgspec.Struct, forbid_unknown_fields=True):
@@ -468,6 +469,7 @@ async def intake(request: Request) -> Response:
                 rate=(settings.channel_burst, settings.channel_per_minute / 60),
                 source=channel,
                 embed=settings.dedup,
+                directory=await services.organisations.directory(),
             )
         except errors.RateLimited as exc:
             raise ApiError(429, "too many questions from this channel", exc.detail) from None

@@ -60,6 +60,17 @@ def compact_css(source: str) -> str:
     return "\n".join(line.strip() for line in without.split("\n") if line.strip()) + "\n"
 
 
+_HTML_COMMENT = re.compile(r"<!--.*?-->", re.DOTALL)
+
+
+def compact_html(source: str) -> str:
+    """Drop comments, indentation and blank lines; a page with <pre> or a <textarea> holding text keeps them."""
+    if "<pre" in source or re.search(r"<textarea[^>]*>[^<]", source):
+        return source
+    without = _HTML_COMMENT.sub("", source)
+    return "\n".join(line.strip() for line in without.split("\n") if line.strip()) + "\n"
+
+
 def compact_json(source: str) -> str:
     return json.dumps(json.loads(source), ensure_ascii=False, separators=(",", ":"))
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import io
 import json
 import logging
@@ -23,6 +24,7 @@ from starlette.responses import (
 from liveqa import apidocs, auth, export as exports, protocol, report
 from liveqa.domain import errors
 from liveqa.store import keys
+from liveqa.web.assets import compact_html
 from liveqa.web.services import Services
 
 logger = logging.getLogger(__name__)
@@ -35,7 +37,13 @@ def _services(request: Request) -> Services:
 
 def _page(request: Request, name: str, status_code: int = 200) -> Response:
     path = Path(_services(request).settings.static_dir) / name
-    return FileResponse(path, status_code=status_code, headers={"cache-control": "no-cache"})
+    return HTMLResponse(_compacted(path, path.stat().st_mtime_ns), status_code, headers={"cache-control": "no-cache"})
+
+
+@functools.lru_cache(maxsize=64)
+def _compacted(path: Path, mtime_ns: int) -> str:
+    """A page as served: compacted (liveqa.web.assets), made again when the file changes."""
+    return compact_html(path.read_text("utf-8"))
 
 
 async def _event_exists(request: Request) -> bool:
@@ -213,6 +221,21 @@ async def event_info(request: Request) -> Response:
     if info is None:
         return JSONResponse({"error": "unknown_event"}, status_code=404)
     return Response(protocol.encode_json(protocol.EventView.of(info)), media_type="application/json")
+
+
+async def organisations(request: Request) -> Response:
+    """Search the organisation directory (public: names, acronyms, countries, accreditation): ?q=…&limit=…"""
+    query = request.query_params.get("q", "")[:100]
+    try:
+        limit = min(max(int(request.query_params.get("limit", "8")), 1), 25)
+    except ValueError:
+        limit = 8
+    directory = await _services(request).organisations.directory()
+    found = [
+        {"name": org.name, "acronym": org.acronym, "country": org.country, "accreditation": org.accreditation}
+        for org in directory.search(query, limit)
+    ]
+    return JSONResponse({"organisations": found}, headers={"cache-control": "max-age=60"})
 
 
 async def metrics(request: Request) -> Response:

@@ -3,13 +3,37 @@
 from __future__ import annotations
 
 import functools
+import time
 from dataclasses import dataclass
 
 from liveqa.domain.model import EventInfo
+from liveqa.domain.organisations import Directory
 from liveqa.domain.screening import WordList
 from liveqa.hub import Hub
 from liveqa.settings import Settings
 from liveqa.store import RedisStore
+
+
+class Organisations:
+    """This process's copy of the organisation directory, reloaded when another process or the CLI changed it
+    (checked at most every few seconds)."""
+
+    CHECK_S = 5.0
+
+    def __init__(self, store: RedisStore) -> None:
+        self._store = store
+        self._directory = Directory()
+        self._version = -1
+        self._checked = 0.0
+
+    async def directory(self) -> Directory:
+        now = time.monotonic()
+        if now - self._checked >= self.CHECK_S:
+            self._checked = now
+            if await self._store.organisations_version() != self._version:
+                self._version, listed = await self._store.organisations()
+                self._directory = Directory(listed)
+        return self._directory
 
 
 @dataclass(frozen=True)
@@ -18,6 +42,7 @@ class Services:
     store: RedisStore
     hub: Hub
     words: WordList  # the deployment's word lists
+    organisations: Organisations
 
     def words_for(self, info: EventInfo) -> WordList:
         """The deployment's lists plus the event's own additions."""

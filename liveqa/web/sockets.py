@@ -316,6 +316,7 @@ async def _participant_frame(session: Session, text: str) -> None:
                     draft,
                     rate=(settings.submit_burst, settings.submit_per_minute / 60),
                     embed=settings.dedup,
+                    directory=await session.services.organisations.directory(),
                 )
                 session.reply(p.Ack(cid=message.cid, qid=stored.qid, id=stored.log_id, text=stored.text))
                 metrics.SUBMISSIONS.labels("held" if stored.held else "stored").inc()
