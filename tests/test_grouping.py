@@ -319,3 +319,33 @@ async def test_the_same_question_about_two_places_makes_two_groups_in_six_langua
         **{qid: "" if qid == gaza[0] else gaza[0] for qid in gaza},
     }
     assert final.questions[sudan[0]]["votes"] == 5 and final.questions[gaza[0]]["votes"] == 5
+
+
+async def test_a_withdrawn_question_leaves_its_group_and_a_withdrawn_head_hands_it_on(
+    server: str, event: EventFixture
+) -> None:
+    """Its asker no longer supports a withdrawn question: a member leaves the group (one supporter fewer); a head
+    withdrawn while pending hands the group to its oldest member, with the others."""
+    mod = await _moderator(server, event)
+    askers = [await Client.open(server, event.slug) for _ in range(4)]
+    head = (await askers[0].submit(SUDAN))["qid"]
+    members = [
+        (await a.submit(text))["qid"]
+        for a, text in zip(askers[1:], (SUDAN_AGAIN, SUDAN_AR, SUDAN.lower()), strict=True)
+    ]
+    merged = [await mod.expect("update", question__id=qid, question__group=head, timeout=10) for qid in members]
+    assert merged[-1]["group"]["votes"] == 3
+    await askers[3].send("withdraw", qid=members[2])
+    left = await mod.expect("update", question__id=members[2], question__status="withdrawn")
+    assert left["question"]["group"] == "" and left["group"]["votes"] == 2
+    await askers[0].send("withdraw", qid=head)
+    handed = await mod.expect("update", question__id=head, question__status="withdrawn")
+    assert handed["group"]["id"] == members[0] and handed["group"]["group"] == "" and handed["group"]["votes"] == 1
+    assert [q["id"] for q in handed["also"]] == [members[1]] and handed["also"][0]["group"] == members[0]
+    final = ClientView().apply_all((await _moderator(server, event, "Other")).frames)
+    assert {q: v["group"] for q, v in final.questions.items()} == {
+        head: "",
+        members[0]: "",
+        members[1]: members[0],
+        members[2]: "",
+    }

@@ -44,6 +44,40 @@ if target ~= 'approved' and redis.call('HGET', KEYS[1], 'screen') == ARGV[2] the
   entry[#entry + 1] = 's'
   entry[#entry + 1] = ''
 end
+-- A withdrawn question leaves its group: its asker no longer supports it. A withdrawn group head hands the group
+-- to its oldest member.
+if target == 'withdrawn' then
+  local prefix = string.sub(KEYS[3], 1, #KEYS[3] - #ARGV[2])
+  if group and group ~= '' then
+    redis.call('SREM', prefix .. group .. ':members', ARGV[2])
+    redis.call('HSET', KEYS[3], 'group', '')
+    recount(prefix, group)
+    entry[#entry + 1] = 'g'
+    entry[#entry + 1] = question_json(prefix .. group)
+  else
+    local members = redis.call('SMEMBERS', KEYS[3] .. ':members')
+    if #members > 0 then
+      table.sort(members, function(a, b) return tonumber(a) < tonumber(b) end)
+      local heir = members[1]
+      redis.call('DEL', KEYS[3] .. ':members')
+      redis.call('HSET', prefix .. heir, 'group', '')
+      local moved = {}
+      for i = 2, #members do
+        redis.call('HSET', prefix .. members[i], 'group', heir)
+        redis.call('SADD', prefix .. heir .. ':members', members[i])
+        moved[#moved + 1] = redis.call('HGETALL', prefix .. members[i])
+      end
+      recount(prefix, heir)
+      recount(prefix, ARGV[2])
+      entry[#entry + 1] = 'g'
+      entry[#entry + 1] = question_json(prefix .. heir)
+      if #moved > 0 then
+        entry[#entry + 1] = 'r'
+        entry[#entry + 1] = cjson.encode(moved)
+      end
+    end
+  end
+end
 entry[#entry + 1] = 'a'
 entry[#entry + 1] = ARGV[6]
 local id = append_log(ARGV[1], 'q', question_json(KEYS[3]), unpack(entry))
