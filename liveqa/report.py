@@ -12,6 +12,7 @@ import io
 import json
 from typing import Any
 
+from liveqa.domain import regions
 from liveqa.domain.model import EventInfo, Status
 from liveqa.domain.state import EventState
 
@@ -24,6 +25,13 @@ def figures(state: EventState) -> dict[str, Any]:
         "by_status": dict(collections.Counter(str(q.status) for q in questions)),
         "rejected_by_reason": dict(collections.Counter(q.reason for q in questions if q.status is Status.REJECTED)),
         "by_country": dict(collections.Counter(q.country for q in questions if q.country)),
+        "by_region": dict(collections.Counter(regions.name(regions.region(q.country)) for q in questions if q.country)),
+        "answered_by_region": dict(
+            collections.Counter(
+                regions.name(regions.region(q.country)) for q in questions if q.country and q.status is Status.ANSWERED
+            )
+        ),
+        "listed_organisations": sum(1 for q in questions if q.listed),
         "by_channel": dict(collections.Counter(q.source for q in questions)),
         "anonymous": sum(1 for q in questions if not q.name),
         "held_for_review": sum(1 for q in questions if q.held),
@@ -134,6 +142,8 @@ def to_html(info: EventInfo, numbers: dict[str, Any], questions: list[dict[str, 
         "<link rel=stylesheet href=/static/report.css></head><body><main>"
         f'<h1 dir="auto">{e(info.title)}</h1><p>Public report of the questions sent to this dialogue.</p>{summary}'
         + _chart("Questions by outcome", numbers["by_status"], _LABELS)
+        + _chart("Questions by region (UN M49)", numbers["by_region"])
+        + _chart("Answered questions by region", numbers["answered_by_region"])
         + _chart("Questions by country", numbers["by_country"])
         + _chart("Rejected questions by reason", numbers["rejected_by_reason"])
         + _chart("Questions by channel", numbers["by_channel"])
