@@ -10,10 +10,13 @@ from collections.abc import AsyncIterator
 from starlette.applications import Starlette
 from starlette.convertors import Convertor, register_url_convertor
 from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Mount, Route, WebSocketRoute
 
 from liveqa import dedup, logs, migrations, retention, tasks, webhooks
 from liveqa.domain import screening
+from liveqa.domain.errors import Unavailable
 from liveqa.domain.rules import SLUG
 from liveqa.hub import BLOCK_MS, Hub
 from liveqa.settings import Settings
@@ -128,5 +131,12 @@ def create_app(settings: Settings | None = None) -> Starlette:
             ),
         ],
         middleware=[Middleware(SecurityHeaders)],
+        exception_handlers={Unavailable: _unavailable},
         lifespan=lifespan,
     )
+
+
+async def _unavailable(request: Request, exc: Exception) -> Response:
+    """Redis did not answer (restarting, failing over): a plain 503 to retry, never a 500."""
+    logger.warning("store unavailable for an HTTP request", extra={"path": request.url.path})
+    return PlainTextResponse("The service is briefly unavailable; try again.", 503, headers={"retry-after": "1"})

@@ -372,9 +372,10 @@ const UNITS = [
 export function relativeTime(ms, lang, now = Date.now()) {
   let format = relativeFormats.get(lang);
   if (!format) relativeFormats.set(lang, (format = new Intl.RelativeTimeFormat(lang, { numeric: "auto" })));
-  const seconds = Math.min(0, Math.round((ms - now) / 1000)); // clocks differ a little: never "in 2 s"
+  let seconds = Math.round((ms - now) / 1000);
+  if (seconds > 0 && seconds < 60) seconds = 0; // clocks differ a little: never "in 2 s"
   for (const [unit, size] of UNITS) {
-    if (-seconds >= size) return format.format(Math.round(seconds / size), unit);
+    if (Math.abs(seconds) >= size) return format.format(Math.round(seconds / size), unit);
   }
   return format.format(0, "second");
 }

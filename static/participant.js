@@ -43,6 +43,7 @@ const MESSAGES = {
     "notice.ended": "This event has ended. Thank you for taking part!",
     "notice.closed": "Questions are closed for now. You can still vote.",
     "notice.opens": "Questions open at {time}.",
+    "notice.closes": "Questions close",
     "notice.announcement": "Announcement",
     "passcode.label": "This event asks for a passcode. You'll find it on the screen in the room.",
     "passcode.submit": "Join",
@@ -528,6 +529,7 @@ function renderNotices() {
   else if (event && event.opens_at && Date.now() < event.opens_at && event.open) {
     items.push(h("p", { class: "notice" }, t("notice.opens", { time: absoluteTime(event.opens_at, lang) })));
   } else if (event && !accepting()) items.push(h("p", { class: "notice" }, t("notice.closed")));
+  else if (event?.closes_at) items.push(h("p", { class: "notice" }, t("notice.closes"), " ", timeElement(event.closes_at, lang)));
   for (const said of announcements.slice(-3).reverse()) {
     items.push(
       h(

@@ -37,7 +37,11 @@ def cid() -> str:
 async def login(base: str, slug: str, password: str, name: str = "Mod", headers: dict[str, str] | None = None) -> str:
     """Log a moderator in over HTTP; returns the session cookie's value."""
     async with httpx.AsyncClient(base_url=base, headers={"origin": base, **(headers or {})}) as http:
-        response = await http.post(f"/e/{slug}/login", data={"name": name, "password": password})
+        for _ in range(10):  # 503 while the store is unavailable (a Redis restart): retry, as a browser user would
+            response = await http.post(f"/e/{slug}/login", data={"name": name, "password": password})
+            if response.status_code != 503:
+                break
+            await asyncio.sleep(0.2)
         assert response.status_code == 303, response.text
         sid = response.cookies.get("liveqa_session")
         assert sid, "login set no session cookie"

@@ -6,6 +6,7 @@ import asyncio
 import json
 import re
 import shutil
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -631,4 +632,38 @@ async def test_the_floor_from_request_to_screen_with_one_clock(
     await expect(screen.locator("#floor-who")).to_have_text("The floor is open")
     await moderator.get_by_label("the question").check()
     await expect(screen.locator("#floor")).to_be_hidden()
+    assert problems.seen == []
+
+
+async def test_drag_reorder_reaches_a_second_moderator_and_participants_see_the_closing_time(
+    server: str, event: EventFixture, store: RedisStore, browser: Browser, problems: Problems
+) -> None:
+    """A moderator drags a question to the top: a second moderator and the participants see the same order. With a
+    closing time set, participants see how long questions stay open."""
+    now = int(time.time() * 1000)
+    await operations.update_event(store, event.slug, closes_at=now + 20 * 60_000 + 30_000)
+    asker = await Client.open(server, event.slug)
+    texts = ["Who will chair the review?", "Where will the minutes be published?", "When is the next briefing?"]
+    for text in texts:
+        await asker.submit(text)
+    first = await moderator_page(browser, problems, server, event)
+    await first.set_viewport_size({"width": 1366, "height": 1600})  # the whole queue in view: a drag doesn't scroll
+    for text in texts:
+        await first.locator("#incoming > li", has_text=text).get_by_role("button", name="Approve").click()
+        await expect(first.locator("#queue > li", has_text=text)).to_be_visible()
+    await expect(first.locator("#queue > li .mq-text")).to_have_text(texts)
+    second = await moderator_page(browser, problems, server, event)
+    participant = await participant_page(browser, problems, server, event)
+    await expect(participant.locator("#notices")).to_contain_text("Questions close in 20 minutes")
+
+    await first.locator("#queue > li", has_text=texts[2]).drag_to(
+        first.locator("#queue > li", has_text=texts[0]), target_position={"x": 20, "y": 5}
+    )
+    reordered = [texts[2], texts[0], texts[1]]
+    for page, selector in (
+        (first, "#queue > li .mq-text"),
+        (second, "#queue > li .mq-text"),
+        (participant, "#queue > li .q-text"),
+    ):
+        await expect(page.locator(selector)).to_have_text(reordered)
     assert problems.seen == []

@@ -232,3 +232,21 @@ async def test_redis_out_of_memory_is_reported_and_recovers(
     finally:
         admin.config_set("maxmemory", "0")
         admin.close()
+
+
+async def test_pages_answer_503_while_redis_is_down(server_and_redis: tuple[str, RedisProcess]) -> None:
+    """With Redis down, a page or a login that needs it answers 503 with Retry-After, never a 500; once Redis is
+    back, the same requests work."""
+    import httpx
+
+    server, redis = server_and_redis
+    redis.kill()
+    async with httpx.AsyncClient(base_url=server, headers={"origin": server}) as http:
+        for response in (
+            await http.get("/e/frozen"),
+            await http.post("/e/frozen/login", data={"name": "Mod", "password": MODERATOR_PASSWORD}),
+        ):
+            assert response.status_code == 503 and response.headers["retry-after"] == "1", response.text
+        redis.start()
+        await login(server, "frozen", MODERATOR_PASSWORD)
+        assert (await http.get("/e/frozen")).status_code == 200
