@@ -264,30 +264,19 @@ export function reconcile(parent, items, keyOf, create, update) {
 export const LANGUAGES = { ar: "العربية", en: "English", es: "Español", fr: "Français", ru: "Русский", zh: "中文" };
 
 /**
- * t(key, vars) in the language to show: ?lang=, else the one chosen on a page before, else the browser's
- * first of the six. English is built into each page; the others load from /static/i18n/<page>.<lang>.json
- * (English where a key is missing). A message is a string with {name} placeholders, or plural forms
- * ({one, few, other…}) chosen by vars.n with Intl.PluralRules.
+ * t(key, vars) in the page's language. The server chose it (?lang=, the picker's cookie, or the browser's first of
+ * the six) and put its messages into the page, English under any key a translation lacks: no extra request.
+ * A message is a string with {name} placeholders, or plural forms ({one, few, other…}) chosen by vars.n.
  */
-export async function translator(page, english) {
-  const wanted = [new URLSearchParams(location.search).get("lang"), store.get("liveqa:lang", ""), ...navigator.languages];
-  let lang = wanted.map((tag) => (tag ?? "").toLowerCase().split("-")[0]).find((tag) => tag in LANGUAGES) ?? "en";
-  let messages = {};
-  if (lang !== "en") {
-    try {
-      messages = await (await fetch(`/static/i18n/${page}.${lang}.json`)).json();
-    } catch {
-      lang = "en"; // not reachable: English rather than nothing
-    }
-  }
+export function translator() {
+  const messages = JSON.parse(document.getElementById("messages")?.textContent || "{}");
+  const lang = document.documentElement.lang || "en";
   const plurals = new Intl.PluralRules(lang);
   function t(key, vars = {}) {
-    let message = messages[key] ?? english[key] ?? key;
+    let message = messages[key] ?? key;
     if (typeof message === "object") message = message[plurals.select(vars.n ?? 0)] ?? message.other;
     return message.replace(/\{(\w+)\}/g, (_, name) => (name === "n" ? formatNumber(vars.n, lang) : vars[name] ?? ""));
   }
-  document.documentElement.lang = lang;
-  document.documentElement.dir = messages._dir ?? "ltr";
   return { lang, t };
 }
 
@@ -296,7 +285,7 @@ export function languagePicker(lang, label) {
   const select = h("select", { "aria-label": label, class: "lang" }, Object.entries(LANGUAGES).map(
     ([code, name]) => h("option", { value: code, lang: code, selected: code === lang }, name)));
   select.addEventListener("change", () => {
-    store.set("liveqa:lang", select.value);
+    document.cookie = `liveqa_lang=${select.value}; path=/; max-age=31536000; samesite=lax`;
     const url = new URL(location.href);
     url.searchParams.delete("lang");
     location.assign(url);

@@ -15,41 +15,7 @@ import {
   translator,
 } from "./common.js";
 
-const MESSAGES = {
-  en: {
-    language: "Language",
-    heading: "Request the floor",
-    intro: "For participants in the room: the moderators will call you to speak. Your name, organisation and country are shown when you speak.",
-    name: "Your name",
-    organisation: "Organisation",
-    country: "Country",
-    countryChoose: "Choose a country…",
-    topic: "What you will speak about",
-    lang: "The language you will speak in",
-    submit: "Request the floor",
-    mine: "My requests",
-    withdraw: "Withdraw",
-    "status.connecting": "Connecting…",
-    "status.live": "Live",
-    "status.reconnecting": "Reconnecting…",
-    "status.offline": "Offline: will reconnect",
-    "status.stopped": "Disconnected. Reload the page to try again.",
-    "status.passcode": "This event has a passcode: open its page first and enter it there.",
-    "status.login": "Disconnected. Reload the page to try again.",
-    "floor.requested": "Waiting for the moderators",
-    "floor.listed": "On the speakers' list",
-    "floor.speaking": "You have the floor",
-    "floor.done": "You spoke",
-    "floor.declined": "Not this time",
-    "floor.withdrawn": "Withdrawn",
-    "error.topic": "Say what you will speak about.",
-    "error.profile": "Please give your name, organisation and country.",
-    "error.offline": "You are offline. Try again when the page says Live.",
-    "error.other": "That did not work: {reason}",
-  },
-};
-
-const { lang, t } = await translator("floor", MESSAGES.en);
+const { lang, t } = translator();
 const slug = slugFromPath();
 const $ = (id) => document.getElementById(id);
 const TOKEN = `liveqa:${slug}:token`;

@@ -1,19 +1,7 @@
 // The start page: type an event code, go to /e/{code}.
 import { languagePicker, localize, translator } from "./common.js";
 
-const MESSAGES = {
-  en: {
-    language: "Language",
-    brand: "LiveQA",
-    heading: "Join a Q&A",
-    label: "Event code",
-    hint: "The code is on the screen in the room, after /e/ in the link.",
-    submit: "Join",
-    invalid: "An event code has letters, digits and dashes only.",
-  },
-};
-
-const { lang, t } = await translator("index", MESSAGES.en);
+const { lang, t } = translator();
 localize(document, t);
 document.querySelector(".brand").append(" ", languagePicker(lang, t("language")));
 

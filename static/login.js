@@ -2,21 +2,7 @@
 // and remembers the display name.
 import { languagePicker, localize, slugFromPath, store, translator } from "./common.js";
 
-const MESSAGES = {
-  en: {
-    language: "Language",
-    brand: "LiveQA",
-    heading: "Moderator login",
-    name: "Your name (shown to other moderators)",
-    password: "Password",
-    submit: "Log in",
-    failed: "That name and password did not work. Please try again.",
-    limited: "Too many attempts. Please wait a minute and try again.",
-    titleSuffix: "Moderator login",
-  },
-};
-
-const { lang, t } = await translator("login", MESSAGES.en);
+const { lang, t } = translator();
 localize(document, t);
 document.querySelector(".brand").append(" ", languagePicker(lang, t("language")));
 const slug = slugFromPath();

@@ -3,24 +3,7 @@
 import { remaining, syncClock } from "./clock.js";
 import { askerLine, connect, localize, setText, slugFromPath, translator } from "./common.js";
 
-const MESSAGES = {
-  en: {
-    "floor.now": "Now speaking",
-    "floor.next": "Next:",
-    "floor.nobody": "The floor is open",
-    "join.cta": "Ask your questions at",
-    "join.ctaLarge": "Ask your questions: scan the code or go to",
-    "qr.alt": "QR code for {link}",
-    "status.connecting": "Connecting…",
-    "status.live": "",
-    "status.reconnecting": "Reconnecting…",
-    "status.offline": "Offline: will reconnect",
-    "status.stopped": "This screen link is not valid any more. Ask the organiser for the current one.",
-    "status.unknown_event": "This event does not exist any more.",
-  },
-};
-
-const { lang, t } = await translator("screen", MESSAGES.en);
+const { lang, t } = translator();
 const $ = (id) => document.getElementById(id);
 const slug = slugFromPath();
 const params = new URLSearchParams(location.search);

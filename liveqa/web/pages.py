@@ -24,6 +24,7 @@ from starlette.responses import (
 from liveqa import apidocs, auth, export as exports, protocol, report
 from liveqa.domain import errors
 from liveqa.store import keys
+from liveqa.web import i18n
 from liveqa.web.assets import compact_html
 from liveqa.web.services import Services
 
@@ -35,9 +36,18 @@ def _services(request: Request) -> Services:
     return services
 
 
+TRANSLATED = {"participant.html", "moderator.html", "login.html", "index.html", "screen.html", "floor.html"}
+
+
 def _page(request: Request, name: str, status_code: int = 200) -> Response:
-    path = Path(_services(request).settings.static_dir) / name
-    return HTMLResponse(_compacted(path, path.stat().st_mtime_ns), status_code, headers={"cache-control": "no-cache"})
+    static_dir = _services(request).settings.static_dir
+    path = Path(static_dir) / name
+    html = _compacted(path, path.stat().st_mtime_ns)
+    headers = {"cache-control": "no-cache"}
+    if name in TRANSLATED:
+        html = i18n.localize(html, static_dir, name.removesuffix(".html"), i18n.choose(request))
+        headers["vary"] = "Cookie, Accept-Language"
+    return HTMLResponse(html, status_code, headers=headers)
 
 
 @functools.lru_cache(maxsize=64)
