@@ -400,6 +400,7 @@ class ModeratorQuestion(msgspec.Struct, kw_only=True):
     similarity: float = 0.0
     listed: str = ""  # the organisation is in the directory: its ECOSOC status (general, special, roster) or "listed"
     lang: str = ""  # the language the text seems to be in: ar, en, es, fr, ru, zh, or a script's name
+    un_group: str = ""  # the UN regional group of the asker's country (african, asia_pacific, eastern_european…)
     region: str = ""  # the UN M49 region of the asker's country ("002" Africa, "019" Americas, "142" Asia…)
 
 

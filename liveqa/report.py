@@ -31,6 +31,9 @@ def figures(state: EventState) -> dict[str, Any]:
                 regions.name(regions.region(q.country)) for q in questions if q.country and q.status is Status.ANSWERED
             )
         ),
+        "by_un_group": dict(
+            collections.Counter(regions.GROUP_NAMES[group] for q in questions if (group := regions.un_group(q.country)))
+        ),
         "listed_organisations": sum(1 for q in questions if q.listed),
         "by_channel": dict(collections.Counter(q.source for q in questions)),
         "anonymous": sum(1 for q in questions if not q.name),
@@ -144,6 +147,7 @@ def to_html(info: EventInfo, numbers: dict[str, Any], questions: list[dict[str, 
         + _chart("Questions by outcome", numbers["by_status"], _LABELS)
         + _chart("Questions by region (UN M49)", numbers["by_region"])
         + _chart("Answered questions by region", numbers["answered_by_region"])
+        + _chart("Questions by UN regional group", numbers["by_un_group"])
         + _chart("Questions by country", numbers["by_country"])
         + _chart("Rejected questions by reason", numbers["rejected_by_reason"])
         + _chart("Questions by channel", numbers["by_channel"])

@@ -93,6 +93,7 @@ def moderator_question(q: Question) -> p.ModeratorQuestion:
         lang=q.lang,
         listed=q.listed,
         region=regions.region(q.country) if q.country else "",
+        un_group=regions.un_group(q.country) if q.country else "",
     )
 
 

@@ -390,13 +390,15 @@ function renderBalance() {
   const head = h("tr", {}, h("th", {}, ""), ...["received", "approved", "answered"].map((c) => h("th", { scope: "col" }, t(`balance.${c}`))));
   const regionName = (q) => (q.region ? t(`region.${q.region}`) : t("balance.none"));
   const orgName = (q) => (q.organisation ?? "").trim() || t("balance.none");
-  const key = JSON.stringify([by((q) => q.region, regionName), by(orgKey, orgName).slice(0, 10)]);
+  const groupName = (q) => (q.un_group ? t(`group.${q.un_group}`) : t("balance.none"));
+  const key = JSON.stringify([by((q) => q.region, regionName), by((q) => q.un_group, groupName), by(orgKey, orgName).slice(0, 10)]);
   const box = $("balance-tables");
   if (box.dataset.key === key) return;
   box.dataset.key = key;
-  const [regions, orgs] = JSON.parse(key);
+  const [regions, groups, orgs] = JSON.parse(key);
   box.replaceChildren(
     h("table", {}, h("caption", {}, t("balance.region")), h("thead", {}, head.cloneNode(true)), h("tbody", {}, rows(regions))),
+    h("table", {}, h("caption", {}, t("balance.group")), h("thead", {}, head.cloneNode(true)), h("tbody", {}, rows(groups))),
     h("table", {}, h("caption", {}, t("balance.organisation")), h("thead", {}, head), h("tbody", {}, rows(orgs))),
   );
 }

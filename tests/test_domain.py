@@ -103,3 +103,21 @@ def test_state_applies_entries_once_and_in_order() -> None:
     assert state.questions["1"].votes == 4 and state.queue == ["1"] and state.head == "3-0"
     state.apply(LogEntry(id="4-0", screen="1"))
     assert state.screen == "1"
+
+
+def test_un_regional_groups_cover_the_193_member_states_once() -> None:
+    from liveqa.domain import regions
+
+    members = [country for group in regions.UN_GROUPS.values() for country in group]
+    assert len(members) == len(set(members)) == 193
+    assert {group: len(countries) for group, countries in regions.UN_GROUPS.items()} == {
+        "african": 54,
+        "asia_pacific": 54,  # 53 and Kiribati
+        "eastern_european": 23,
+        "latin_american_caribbean": 33,
+        "western_european_others": 29,  # 28 and the United States
+    }
+    assert [regions.un_group(c) for c in ("ne", "TR", "US", "AM", "CY", "PS", "VA", "GL")] == [
+        "african", "western_european_others", "western_european_others", "eastern_european", "asia_pacific", "", "", "",
+    ]  # fmt: skip
+    assert all(regions.region(country) for country in members)  # every Member State has an M49 region

@@ -40,6 +40,7 @@ async def test_report_after_the_event(server: str, event: EventFixture, store: R
     assert figures["questions"] == 3 and figures["by_status"] == {"answered": 2, "rejected": 1}
     assert figures["rejected_by_reason"] == {"Not a question": 1}
     assert figures["by_region"] == {"Africa": 3} and figures["answered_by_region"] == {"Africa": 2}
+    assert figures["by_un_group"] == {"African States": 3}
     assert "Questions by region (UN M49)" in body
     assert [q["text"] for q in data["answered"]] == [
         "How will the Council protect <b>civilians</b>?",
