@@ -253,8 +253,11 @@ class EventFeed:
         conn.held = []
         target = self.state.head
         first = await self._store.first_log_id(self.slug)
+        resync = await self._store.resync_before(self.slug)
         if conn.held is None:
             return  # the event was resynced meanwhile: the connection got a fresh snapshot
+        if resync and log_id_key(resync) > log_id_key(last_id):
+            first = ""  # entries before an erasure were removed: what followed can't be proven complete
         if not first or log_id_key(first) > log_id_key(last_id):
             # The client's last entry was trimmed away (or the log emptied): what followed it can't be proven
             # complete, so it gets a snapshot.

@@ -98,14 +98,24 @@ async def test_a_participant_erased_on_request(server: str, event: Any, store: R
     other = await Client.open(server, event.slug)
     mine = [(await asker.submit(f"Mine {i}", name="Erase Me", organisation="Gone Org"))["qid"] for i in range(2)]
     theirs = (await other.submit("Not mine", name="Keep Me", organisation="Kept Org"))["qid"]
+    await asker.send(
+        "request_floor", cid="floor-erase-1", topic="To speak", name="Erase Me", organisation="Gone Org", country="NE"
+    )
+    fid = (await asker.expect("floor_ack"))["fid"]
     mod = await Client.open(server, event.slug, "moderator", sid=await login(server, event.slug, event.password))
-    await mod.expect("snapshot")
+    before = await mod.expect("snapshot")
     assert await operations.erase_participant(store, event.slug, asker.pid) == 2
     for qid in mine:
         update = await mod.expect("update", question__id=qid, question__name="")
         assert update["question"]["organisation"] == "" and update["question"]["text"].startswith("Mine")
+    erased = await mod.expect("update", floor__0__id=fid)
+    assert erased["floor"][0].get("name", "") == "" and erased["floor"][0].get("organisation", "") == ""
     log_text = repr(await redis_client.xrange(keys.log(event.slug)))
     assert "Erase Me" not in log_text and "Gone Org" not in log_text and "Keep Me" in log_text
+    # A console resuming from before the erasure gets a snapshot (the entries removed can't be replayed).
+    sid = await login(server, event.slug, event.password, "Again")
+    again = await Client.open(server, event.slug, "moderator", sid=sid, epoch=mod.epoch, last_id=before["id"])
+    assert "Erase Me" not in repr((await again.expect("snapshot"))["questions"])
     state = await store.load_state(event.slug)
     assert state.questions[theirs].name == "Keep Me"
     back = await Client.open(server, event.slug, token=asker.token)

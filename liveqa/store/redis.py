@@ -649,18 +649,27 @@ class RedisStore:
                 keys.questions(slug),
                 keys.question_prefix(slug),
                 keys.participant_tokens(slug),
+                keys.floor_requests(slug),
+                keys.floor_prefix(slug),
             ],
             [self._maxlen, pid],
         )
         if first:
             stale = []
             entries: Any = await self._call(lambda: self.client.xrange(keys.log(slug), "-", f"({first}"))
+            named = f'"pid","{pid}"'
             for entry_id, fields in entries:
-                if (q := fields.get("q")) is not None and f'"pid","{pid}"' in q:
+                if any(named in fields.get(field, "") for field in ("q", "g", "r", "f")):
                     stale.append(entry_id)
             for chunk in range(0, len(stale), 500):
                 await self._call(lambda c=chunk: self.client.xdel(keys.log(slug), *stale[c : c + 500]))  # type: ignore[misc]
+            if stale:  # a client resuming from before gets a snapshot: the entries removed may have said more
+                await self._call(lambda: self.client.hset(keys.meta(slug), "resync_before", first))
         return int(count)
+
+    async def resync_before(self, slug: str) -> str:
+        """Clients holding a log id before this one get a snapshot rather than a replay ('' for none)."""
+        return str(await self._call(lambda: self.client.hget(keys.meta(slug), "resync_before")) or "")
 
     async def ban(self, slug: str, pid: str, *, banned: bool) -> str:
         """Bar a participant from submitting and voting (or lift it); returns the log id, '' if unchanged."""
