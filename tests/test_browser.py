@@ -124,7 +124,12 @@ async def ask(page: Page, text: str, name: str = "Amina", organisation: str = "V
 async def no_script_ran(page: Page) -> None:
     assert await page.evaluate("typeof window.__xss") == "undefined"
     # No element from user text: no <img src=x>, and no script but the page's own (its messages are a JSON data block).
-    assert await page.locator("img[src='x'], script:not([src]):not(#messages)").count() == 0
+    assert (
+        await page.locator(
+            "img[src='x'], script:not([src]):not(#messages), svg[onload], a[href^=javascript], iframe"
+        ).count()
+        == 0
+    )
 
 
 async def test_question_goes_from_asker_to_moderator_to_screen(
@@ -221,7 +226,8 @@ async def test_markup_in_user_text_is_shown_as_text_everywhere(
     """HTML in a question, a name or an organisation is displayed literally on all three pages and never runs."""
     image = "<img src=x onerror=window.__xss=1>"
     script = "<script>window.__xss=1</script>"
-    text = f"{image} and {script} in a question"
+    others = '<svg onload=window.__xss=1></svg> <a href="javascript:window.__xss=1">x</a> "><iframe src=javascript:1>'
+    text = f"{image} and {script} in a question {others}"
     moderator = await moderator_page(browser, problems, server, event)
     participant = await participant_page(browser, problems, server, event)
     screen = await page_in_new_context(browser, problems, "screen", DESKTOP)
