@@ -10,6 +10,7 @@ import json
 from collections.abc import AsyncIterator, Iterable
 from typing import Any
 
+from liveqa import migrations
 from liveqa.store import RedisStore, keys
 
 FORMAT = "liveqa-backup"
@@ -95,4 +96,5 @@ async def restore(store: RedisStore, lines: Iterable[str], *, replace: bool = Fa
     for slug in slugs:
         await client.sadd(keys.events(), slug)
         await client.delete(keys.deleted(slug))
+    await migrations.check(store)  # a backup from an older LiveQA is brought up to this one's schema
     return slugs

@@ -86,12 +86,12 @@ class Grouping:
         vectors = {
             qid: v for qid, text in stored.items() if (v := from_text(text, self._embedder.model_id)) is not None
         }
-        missing = [q for q in questions if q.id not in vectors]
-        if missing:
-            vectors.update(await self._compute(missing))
         index = Index(self._embedder, capacity=max(256, 2 * len(questions)))
         for q in questions:
-            index.add(q.id, q.text, vectors[q.id], group=q.group or None, visible=q.public)
+            if q.id in vectors:
+                index.add(q.id, q.text, vectors[q.id], group=q.group or None, visible=q.public)
+            else:  # embedded later, by the step (an old event's questions, a failed embedding): opening stays fast
+                self._changes.append(q)
         self.index = index
         self._highest = max((_number(qid) for qid in state.questions), default=0)
         self._task = asyncio.create_task(self._run(), name=f"grouping:{self.slug}")
@@ -130,6 +130,11 @@ class Grouping:
                 self._changes[:0] = changes
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 2.0)
+            except Exception:  # a bug, or the embedding failing: grouping waits and tries again, never stops
+                logger.exception("grouping step failed unexpectedly; retrying", extra={"event": self.slug})
+                self._changes[:0] = changes
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 10.0)
 
     async def _apply(self, changes: list[Question]) -> None:
         index = self.index
@@ -159,6 +164,11 @@ class Grouping:
                 index.set_group(q.id, q.group or None)
                 index.set_visible(q.id, q.public)
 
+    def _forget_decided(self) -> None:
+        """Questions decided by another process need no lag measured here."""
+        for number in [n for n in self._seen_at if n <= self.decided]:
+            del self._seen_at[number]
+
     async def _compute(self, questions: list[Question]) -> dict[str, Vector]:
         """Embeddings the store lacks (a submission whose embedding failed, or a model change): computed, kept."""
         matrix = await asyncio.to_thread(self._embedder.encode, [q.text for q in questions])
@@ -176,8 +186,7 @@ class Grouping:
             return
         if not await self._store.lease(self.slug, self._owner, ttl_ms=LEASE_MS):
             self.decided = await self._store.grouped(self.slug)
-            for number in [n for n in self._seen_at if n <= self.decided]:
-                del self._seen_at[number]  # decided elsewhere
+            self._forget_decided()
             return
         after = await self._store.grouped(self.slug)
         while after < self._highest:
@@ -191,6 +200,8 @@ class Grouping:
             done = await self._store.group(self.slug, qid, after, str(outcome), target, score)
             if done is None:
                 after = await self._store.grouped(self.slug)
+                self.decided = after
+                self._forget_decided()
                 continue
             if done == "merge":
                 index.set_group(qid, target)

@@ -222,7 +222,10 @@ class EventFeed:
     # --- joining and resuming -----------------------------------------------------------------------
 
     def _snapshot_text(self, audience: Audience, pid: str = "") -> str:
-        if pid and any(q.pid == pid for q in self.state.questions.values()):
+        mine = any(q.pid == pid for q in self.state.questions.values()) or any(
+            r.pid == pid for r in self.state.floor.values()
+        )
+        if pid and mine:
             return p.encode(views.snapshot(self.state, audience, pid))
         cached = self._snapshots.get(audience)
         if cached is None or cached[0] != self.state.head:

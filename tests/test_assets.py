@@ -19,7 +19,11 @@ def test_scripts_lose_comments_blank_lines_and_indentation() -> None:
 
 @pytest.mark.parametrize(
     "line",
-    ['const url = "https://x.org // not a comment";', "const half = a / 2; // a slash before: kept whole"],
+    [
+        'const url = "https://x.org // not a comment";',
+        "const half = a / 2; // a slash before: kept whole",
+        'const quote = "\\"" // an escaped quote before: kept whole',
+    ],
 )
 def test_a_trailing_comment_stays_where_it_might_not_be_one(line: str) -> None:
     assert compact_js(line + "\n") == line + "\n"
@@ -32,6 +36,7 @@ def test_a_trailing_comment_stays_where_it_might_not_be_one(line: str) -> None:
         'const a = "one \\\n  two";\n',  # a string continued on the next line
         "f(); /* a comment\n  after code */\n",
         "/* a */ f();\n",
+        "/* a */ f(); /* b */\n",
     ],
 )
 def test_what_could_change_meaning_is_left_alone(source: str) -> None:

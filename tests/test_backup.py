@@ -111,3 +111,27 @@ async def test_an_event_from_before_grouping_keeps_its_questions_apart(store: Re
         assert await store.client.hget(keys.meta(slug), "schema") == str(keys.SCHEMA_VERSION)
     finally:
         await store.delete_event(slug)
+
+
+async def test_a_backup_from_before_grouping_is_migrated_when_restored(store: RedisStore) -> None:
+    """Restoring a schema-1 backup brings the event to this schema at once: its questions stay as they were."""
+    from liveqa import backup, submissions
+    from liveqa.domain import screening
+    from liveqa.store import keys
+
+    slug = "old-backup"
+    await operations.create_event(store, slug, "Old backup", password=MODERATOR_PASSWORD)
+    info = await store.event_info(slug)
+    assert info is not None
+    for n in range(2):
+        draft = submissions.Draft(cid=f"oldb-{n:06d}", text="The same again?", name="A", organisation="B", country="NE")
+        await submissions.submit(store, info, screening.load(""), f"p{n}", draft, rate=(0, 1.0), embed=False)
+    await store.client.hset(keys.meta(slug), "schema", "1")
+    await store.client.delete(keys.grouped(slug))
+    lines = [line async for line in backup.dump(store, [slug])]
+    await store.delete_event(slug)
+    try:
+        assert await backup.restore(store, lines) == [slug]
+        assert await store.grouped(slug) == 2
+    finally:
+        await store.delete_event(slug)

@@ -84,6 +84,9 @@ async def test_the_floor_across_two_processes_with_resume(
     assert pending["floor"][0]["status"] == "requested" and pending["floor"][0]["pid"] == room.pid
     assert (await room.expect("own_floor", request__id=first))["request"]["topic"] == "Protection des civils au Sahel"
     assert again == first  # the same cid again: the same request, stored once
+    # Someone who only asked for the floor finds their request again after a reload.
+    reloaded = await Client.open(a.url, event.slug, token=other.token)
+    assert [r["id"] for r in (await reloaded.expect("snapshot"))["floor"]] == [second]
 
     for fid in (first, second):
         assert (await mod.act("floor", fid=fid, action="list"))["type"] == "done"

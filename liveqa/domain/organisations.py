@@ -110,8 +110,8 @@ class Directory:
     def search(self, query: str, limit: int = 10) -> list[Organisation]:
         """Best first: the acronym, then names whose words start with every word of the query, then the rest
         containing it."""
-        wanted = fold(" ".join(query.split()))
-        words = tokens(query)
+        wanted = fold(" ".join(query.split()))[:100]
+        words = list(dict.fromkeys(tokens(wanted)))[:5]  # a few distinct words: a long query costs no more
         if not wanted:
             return []
         scored: list[tuple[int, int, Organisation]] = []

@@ -32,10 +32,10 @@ def compact_js(source: str) -> str:
     for line in lines:
         text = line.strip()
         if in_comment or text.startswith("/*"):
-            closes = "*/" in text
-            if closes and not text.endswith("*/"):
-                return source  # code after a comment on the same line
-            in_comment = not closes
+            closes = text.find("*/", 0 if in_comment else 2)
+            if closes >= 0 and closes != len(text) - 2:
+                return source  # code (or another comment) after the comment on the same line
+            in_comment = closes < 0
             continue
         if "/*" in text:
             return source
@@ -50,7 +50,7 @@ def _without_trailing_comment(line: str) -> str:
     if at < 0:
         return line
     before = line[:at]
-    if any(before.count(quote) % 2 for quote in "'\"`") or "/" in before.replace("//", ""):
+    if any(before.count(quote) % 2 for quote in "'\"`") or "/" in before.replace("//", "") or "\\" in before:
         return line  # a quote open, or a slash that may start a regular expression: keep the line whole
     return before.rstrip()
 

@@ -55,7 +55,7 @@ def _messages(static_dir: str, page: str, lang: str, stamp: tuple[int, ...]) -> 
     if lang != "en" and translated.exists():
         table.update(json.loads(translated.read_text("utf-8")))
     direction = "rtl" if table.get("_dir") == "rtl" else "ltr"
-    text = json.dumps(table, ensure_ascii=False, separators=(",", ":")).replace("</", "<\\/")
+    text = json.dumps(table, ensure_ascii=False, separators=(",", ":")).replace("<", "\\u003c")  # no markup at all
     return text, direction
 
 

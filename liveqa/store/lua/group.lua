@@ -36,8 +36,9 @@ if target == ARGV[2] or (target_status ~= 'pending' and target_status ~= 'approv
   return {'ok', '', 'new'}
 end
 local now = now_ms()
+-- An approved question is only merged into an approved one: never out of the public queue into a pending head.
 local mergeable = target_status ~= 'answered' and redis.call('HGET', qkey, 'held') == ''
-  and redis.call('EXISTS', qkey .. ':members') == 0
+  and redis.call('EXISTS', qkey .. ':members') == 0 and (status == 'pending' or target_status == 'approved')
 if ARGV[4] == 'merge' and mergeable then
   local fields = join(KEYS[3], KEYS[5], KEYS[1], ARGV[2], target, '', now)
   return {'ok', append_log(ARGV[1], 'a', 'grouped', unpack(fields)), 'merge'}

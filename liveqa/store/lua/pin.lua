@@ -12,7 +12,8 @@
 -- Returns {'ok', log id}; or {'unknown_question'}, {'not_queued'}.
 local status = redis.call('HGET', KEYS[3], 'status')
 if not status then return {'unknown_question', ARGV[2]} end
-if status ~= 'approved' then return {'not_queued', ARGV[2]} end
+local group = redis.call('HGET', KEYS[3], 'group')
+if status ~= 'approved' or (group and group ~= '') then return {'not_queued', ARGV[2]} end
 redis.call('HSET', KEYS[3], 'pinned', ARGV[4])
 touch(KEYS[3], ARGV[3], now_ms())
 if ARGV[4] == '1' then

@@ -12,6 +12,8 @@ if ARGV[2] ~= '' then
   local status = redis.call('HGET', KEYS[3] .. ARGV[2], 'status')
   if not status then return {'unknown_question', ARGV[2]} end
   if not member_of(ARGV[3], status) then return {'bad_transition', 'cannot show a ' .. status .. ' question'} end
+  local group = redis.call('HGET', KEYS[3] .. ARGV[2], 'group')
+  if group and group ~= '' then return {'bad_transition', 'the question is merged into ' .. group .. ': show that one'} end
 end
 if redis.call('HGET', KEYS[1], 'screen') == ARGV[2] then return {'ok', ''} end
 redis.call('HSET', KEYS[1], 'screen', ARGV[2])

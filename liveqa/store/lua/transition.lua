@@ -69,6 +69,13 @@ if target == 'withdrawn' then
       end
       recount(prefix, heir)
       recount(prefix, ARGV[2])
+      redis.call('HINCRBY', prefix .. heir, 'rev', 1)
+      redis.call('HSET', prefix .. heir, 'updated', now)
+      if redis.call('HGET', prefix .. heir, 'status') == 'approved' then  -- it stands alone: back in the queue
+        redis.call('RPUSH', KEYS[4], heir)
+        entry[#entry + 1] = 'o'
+        entry[#entry + 1] = list_json(KEYS[4])
+      end
       entry[#entry + 1] = 'g'
       entry[#entry + 1] = question_json(prefix .. heir)
       if #moved > 0 then

@@ -35,8 +35,12 @@ if ARGV[4] == 'up' then
   if not member_of(ARGV[5], status) then return {'not_votable', status} end
   if supports(prefix, qid, ARGV[2]) then return {'already_voted', qid} end
   redis.call('SADD', voters, ARGV[2])
-else
-  if redis.call('SREM', voters, ARGV[2]) == 0 then return {'not_voted', qid} end
+else  -- the vote may have been given to a question merged into this one since: take it back wherever it is
+  local removed = redis.call('SREM', voters, ARGV[2])
+  for _, m in ipairs(redis.call('SMEMBERS', prefix .. qid .. ':members')) do
+    removed = removed + redis.call('SREM', prefix .. m .. ':voters', ARGV[2])
+  end
+  if removed == 0 then return {'not_voted', qid} end
 end
 local votes = recount(prefix, qid)
 local id = append_log(ARGV[1], 'v', qid .. ' ' .. votes)
