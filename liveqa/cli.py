@@ -382,6 +382,33 @@ def orgs_import(path: str, replace: bool, redis_url: str | None) -> None:
     click.echo(f"{len(listed)} organisations imported, {len(rejected)} rows rejected; the directory lists {size}.")
 
 
+@orgs.command("invite")
+@click.argument("slug")
+@click.argument("organisations", nargs=-1, required=True)
+@click.option("--redis-url", help="Redis to use [LIVEQA_REDIS_URL].")
+def orgs_invite(slug: str, organisations: tuple[str, ...], redis_url: str | None) -> None:
+    """Make an invite code per listed organisation (named by its name, acronym or id) for an event: whoever joins
+    with it asks as that organisation, marked as listed. Prints the codes and the links that carry them."""
+    settings = _settings(redis_url=redis_url)
+
+    async def run(store: RedisStore) -> list[tuple[str, str]]:
+        if await store.event_info(slug) is None:
+            raise click.ClickException(f"no event {slug!r}")
+        directory = Directory((await store.organisations())[1])
+        made = []
+        for wanted in organisations:
+            org = directory.get(wanted) or directory.match(wanted)
+            if org is None:
+                raise click.ClickException(f"{wanted!r} is not in the directory (liveqa orgs search {wanted!r})")
+            made.append((org.name, await store.create_invite(slug, org.id)))
+        return made
+
+    with _redis_url(settings) as url:
+        made = _with_store(url, run)
+    for name, code in made:
+        click.echo(f"{name}\t{code}\t{settings.base_url()}/e/{slug}?invite={code}")
+
+
 @orgs.command("search")
 @click.argument("query")
 @click.option("--redis-url", help="Redis to use [LIVEQA_REDIS_URL].")

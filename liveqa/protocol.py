@@ -46,6 +46,7 @@ class Hello(Inbound, tag="hello", frozen=True):
     last_id: LogId = ""
     passcode: Annotated[str, msgspec.Meta(max_length=64)] = ""  # for a new participant, where the event has one
     transfer: Annotated[str, msgspec.Meta(max_length=16)] = ""  # a code from another device: become that participant
+    invite: Annotated[str, msgspec.Meta(max_length=16)] = ""  # an organisation's invite code: ask as that organisation
 
 
 class Ping(Inbound, tag="ping", frozen=True):
@@ -491,6 +492,7 @@ class Welcome(Outbound, tag="welcome"):
     token: str = ""
     moderator: str = ""
     now: int = 0  # the server's clock, ms since the epoch: for counting down a speaker's time against it
+    organisation: str = ""  # a participant's organisation, when an invite code named it (their questions carry it)
 
 
 class PublicSnapshot(Outbound, tag="snapshot"):

@@ -3,6 +3,7 @@ same normalisation, author rules, word lists, rate limits and moderation."""
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from dataclasses import dataclass
 
@@ -10,7 +11,7 @@ from liveqa import grouping
 from liveqa.dedup.normalize import language
 from liveqa.domain import rules, text as texts
 from liveqa.domain.model import EventInfo, Moderation
-from liveqa.domain.organisations import Directory
+from liveqa.domain.organisations import Directory, Organisation
 from liveqa.domain.screening import WordList
 from liveqa.store import RedisStore
 
@@ -59,13 +60,16 @@ async def submit(
     source: str = "web",
     embed: bool = True,
     directory: Directory | None = None,
+    invited: Organisation | None = None,
 ) -> Stored:
     """Store a question (once per sender's cid). With `embed`, its sentence embedding is stored with it for the
     duplicate grouping (see grouping.py). The asker's organisation is looked up in the `directory`: a listed one
     is marked for moderators; in an event that requires it, an unlisted one holds the question for review."""
+    if invited is not None:  # an invite code said which organisation this participant asks for
+        draft = dataclasses.replace(draft, organisation=invited.name, country=draft.country or invited.country)
     body, author, shown = prepare(info, draft)
     held = words.match(body)
-    organisation = directory.match(author[1]) if directory is not None else None
+    organisation = invited or (directory.match(author[1]) if directory is not None else None)
     listed = (organisation.accreditation or "listed") if organisation is not None else ""
     if info.require_listed and not listed and not held:
         held = UNLISTED

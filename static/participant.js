@@ -133,6 +133,10 @@ function onFrame(frame) {
 }
 
 function welcome(frame) {
+  if (frame.organisation && !profile.organisation) {
+    $("organisation").value = frame.organisation; // an invite code named it
+    readProfile();
+  }
   if (frame.token) {
     const before = store.get(KEYS.token, "");
     if (before && before !== frame.token) {
@@ -773,7 +777,11 @@ else {
 renderMine();
 renderPublic();
 conn = connect(`/ws/e/${slug}/participant`, {
-  hello: () => ({ token: store.get(KEYS.token, ""), ...(passcode ? { passcode } : {}) }),
+  hello: () => ({
+    token: store.get(KEYS.token, ""),
+    invite: new URLSearchParams(location.search).get("invite") ?? "",
+    ...(passcode ? { passcode } : {}),
+  }),
   onFrame,
   onStatus,
 });

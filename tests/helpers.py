@@ -84,6 +84,7 @@ class Client:
         hello: bool = True,
         passcode: str = "",
         headers: dict[str, str] | None = None,
+        invite: str = "",
     ) -> Client:
         headers = {**({"Cookie": f"liveqa_session={sid}"} if sid else {}), **(headers or {})}
         ws = await connect(
@@ -98,7 +99,8 @@ class Client:
         client = cls(ws)
         OPEN_CLIENTS.append(client)
         if hello:
-            await client.send("hello", token=token, epoch=epoch, last_id=last_id, passcode=passcode)
+            extra = {"invite": invite} if invite else {}
+            await client.send("hello", token=token, epoch=epoch, last_id=last_id, passcode=passcode, **extra)
             welcome = await client.expect("welcome")
             client.epoch, client.token, client.pid = welcome["epoch"], welcome.get("token", ""), welcome.get("pid", "")
         return client

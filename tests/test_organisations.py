@@ -3,6 +3,7 @@ questions, and questions from unlisted organisations held when an event requires
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -110,3 +111,31 @@ def test_import_and_search_from_the_command_line(redis_url: str, tmp_path: Path)
     finally:
         path.write_text("name\n", encoding="utf-8")
         runner.invoke(main, ["orgs", "import", str(path), "--replace", "--redis-url", redis_url])
+
+
+async def test_an_invite_code_makes_a_participant_ask_as_its_organisation(
+    server: str, event: EventFixture, store: RedisStore, directory: None, redis_url: str
+) -> None:
+    """The operator makes a code for an organisation; whoever joins with it asks as that organisation, listed even
+    where the event requires listed organisations; a wrong code is said so and changes nothing."""
+    done = await asyncio.to_thread(
+        CliRunner().invoke, main, ["orgs", "invite", event.slug, "ANND", "--redis-url", redis_url]
+    )
+    assert done.exit_code == 0, done.output
+    name, code, link = done.output.strip().split("\t")
+    assert name == "الشبكة العربية للمنظمات غير الحكومية للتنمية" and link.endswith(f"/e/{event.slug}?invite={code}")
+    await operations.update_event(store, event.slug, require_listed=True)
+    mod = await Client.open(server, event.slug, "moderator", sid=await login(server, event.slug, event.password))
+    await mod.expect("snapshot")
+    invited = await Client.open(server, event.slug, invite=code)
+    assert next(f for f in invited.frames if f["type"] == "welcome")["organisation"] == name
+    qid = (await invited.submit("Asked with an invite", organisation="typed anything"))["qid"]
+    update = await mod.expect("update", question__id=qid)
+    assert update["question"]["organisation"] == name and update["question"]["listed"] == "special"
+    assert update["question"]["held"] == ""
+    again = await Client.open(server, event.slug, token=invited.token)  # the mark stays with the participant
+    assert next(f for f in again.frames if f["type"] == "welcome")["organisation"] == name
+    wrong = await Client.open(server, event.slug, invite="NOPE1234", hello=False)
+    await wrong.send("hello", invite="NOPE1234")
+    assert (await wrong.expect("error"))["code"] == "bad_invite"
+    assert "organisation" not in await wrong.expect("welcome")

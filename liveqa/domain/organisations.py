@@ -88,6 +88,7 @@ class Directory:
         self._words: list[list[str]] = []
         self._acronyms: list[str] = []
         self._exact: dict[str, Organisation] = {}
+        self._ids: dict[str, Organisation] = {}
         for org in organisations:
             self.add(org)
 
@@ -99,9 +100,13 @@ class Directory:
         self._names.append(fold(org.name))
         self._words.append(tokens(org.name))
         self._acronyms.append(fold(org.acronym))
+        self._ids[org.id] = org
         for label in (org.name, org.acronym):
             if label:
                 self._exact.setdefault(fold(" ".join(label.split())), org)
+
+    def get(self, org_id: str) -> Organisation | None:
+        return self._ids.get(org_id)
 
     def match(self, organisation: str) -> Organisation | None:
         """The listed organisation a participant named (its name or acronym, folded), if any."""

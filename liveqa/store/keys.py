@@ -154,6 +154,16 @@ def report(slug: str) -> str:
     return f"{_event(slug)}:report"
 
 
+def invites(slug: str) -> str:
+    """Hash: invite code → organisation id: per-organisation codes that mark a participant as that organisation."""
+    return f"{_event(slug)}:invites"
+
+
+def invited(slug: str) -> str:
+    """Hash: participant id → the organisation id an invite code gave them."""
+    return f"{_event(slug)}:invited"
+
+
 def floor_prefix(slug: str) -> str:
     """Prefix of the hashes of requests for the floor (+ their number)."""
     return f"{_event(slug)}:floor:"

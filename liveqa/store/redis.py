@@ -357,6 +357,29 @@ class RedisStore:
         await self._call(lambda: self.client.hset(keys.participant_tokens(slug), digest(token), pid))
         return pid, token
 
+    async def create_invite(self, slug: str, org_id: str) -> str:
+        """A code (8 letters and digits) that marks whoever uses it as the organisation, for this event."""
+        code = "".join(secrets.choice(TRANSFER_ALPHABET) for _ in range(8))
+        await self._call(lambda: self.client.hset(keys.invites(slug), code, org_id))
+        return code
+
+    async def invites(self, slug: str) -> dict[str, str]:
+        """Every invite code of the event and its organisation id."""
+        found: dict[str, str] = await self._call(lambda: self.client.hgetall(keys.invites(slug)))
+        return found
+
+    async def redeem_invite(self, slug: str, code: str, pid: str) -> str:
+        """Mark the participant as the code's organisation (a code may be used by several people of it); returns
+        the organisation id, or '' for an unknown code."""
+        normalized = code.strip().upper().replace("-", "").replace(" ", "")
+        org_id: str | None = await self._call(lambda: self.client.hget(keys.invites(slug), normalized))
+        if org_id:
+            await self._call(lambda: self.client.hset(keys.invited(slug), pid, org_id))
+        return org_id or ""
+
+    async def invited_org(self, slug: str, pid: str) -> str:
+        return str(await self._call(lambda: self.client.hget(keys.invited(slug), pid)) or "")
+
     async def take(self, slug: str, action: str, who: str, *, rate: tuple[int, float]) -> None:
         """Take a token from the (event, action, who) bucket or raise RateLimited. `who` is hashed first."""
         await self._run("rate", [keys.rate(slug, digest(who)[:16], action)], [rate[0], rate[1]])

@@ -279,8 +279,29 @@ async def participant(websocket: WebSocket) -> None:
         return
     conn = _connection(websocket, services, Audience.PUBLIC, pid)
     session = Session(websocket, services, feed, conn)
+    organisation = ""
+    try:
+        if hello.invite:
+            org_id = await services.store.redeem_invite(feed.slug, hello.invite, pid)
+            if not org_id:
+                await websocket.send_text(p.encode(p.Error(code="bad_invite", detail="unknown invite code")))
+        else:
+            org_id = await services.store.invited_org(feed.slug, pid)
+        listed = (await services.organisations.directory()).get(org_id) if org_id else None
+        organisation = listed.name if listed is not None else ""
+    except errors.Unavailable:
+        await websocket.close(TRY_LATER, "store unavailable")
+        return
     info = p.EventView.of(feed.state.info)
-    welcome = p.Welcome(role="participant", event=info, epoch=feed.state.epoch, pid=pid, token=token, now=_now_ms())
+    welcome = p.Welcome(
+        role="participant",
+        event=info,
+        epoch=feed.state.epoch,
+        pid=pid,
+        token=token,
+        now=_now_ms(),
+        organisation=organisation,
+    )
     await _serve(session, hello, welcome, _participant_frame)
 
 
@@ -308,6 +329,8 @@ async def _participant_frame(session: Session, text: str) -> None:
                     show_country=message.show_country,
                 )
                 info = session.feed.state.info
+                directory = await session.services.organisations.directory()
+                invited = directory.get(await store.invited_org(slug, pid))
                 stored = await submissions.submit(
                     store,
                     info,
@@ -316,7 +339,8 @@ async def _participant_frame(session: Session, text: str) -> None:
                     draft,
                     rate=(settings.submit_burst, settings.submit_per_minute / 60),
                     embed=settings.dedup,
-                    directory=await session.services.organisations.directory(),
+                    directory=directory,
+                    invited=invited,
                 )
                 session.reply(p.Ack(cid=message.cid, qid=stored.qid, id=stored.log_id, text=stored.text))
                 metrics.SUBMISSIONS.labels("held" if stored.held else "stored").inc()
