@@ -26,7 +26,7 @@ from playwright.async_api import (
 from liveqa import operations
 from liveqa.domain.model import Ranking
 from liveqa.store import RedisStore
-from tests.helpers import SECOND, Client, EventFixture
+from tests.helpers import SECOND, Client, EventFixture, login
 
 STATIC = Path(__file__).parent.parent / "static"
 
@@ -676,4 +676,25 @@ async def test_drag_reorder_reaches_a_second_moderator_and_participants_see_the_
         (participant, "#queue > li .q-text"),
     ):
         await expect(page.locator(selector)).to_have_text(reordered)
+    assert problems.seen == []
+
+
+@pytest.mark.parametrize("lang", ["en", "ar"])
+async def test_participant_page_fits_a_320_px_phone(
+    server: str, event: EventFixture, browser: Browser, problems: Problems, lang: str
+) -> None:
+    """Nothing runs off a 320 px wide screen: no sideways scrolling, in English or Arabic, with questions listed."""
+    asker = await Client.open(server, event.slug)
+    moderator = await Client.open(server, event.slug, "moderator", sid=await login(server, event.slug, event.password))
+    await moderator.expect("snapshot")
+    qid = (
+        await asker.submit(
+            "A long question " + "with many words " * 12, organisation="An Organisation With A Long Name"
+        )
+    )["qid"]
+    await moderator.act("approve", qid=qid)
+    page = await page_in_new_context(browser, problems, "participant", {"width": 320, "height": 640})
+    await page.goto(f"{server}/e/{event.slug}?lang={lang}")
+    await expect(page.locator("#queue > li")).to_have_count(1)
+    assert await page.evaluate("document.documentElement.scrollWidth") <= 320
     assert problems.seen == []
