@@ -190,6 +190,7 @@ class EventMachine(RuleBasedStateMachine):
         assert (replayed.questions, replayed.queue, replayed.screen) == (state.questions, state.queue, state.screen)
 
 
+@pytest.mark.timeout(480)  # ~15 s alone; hundreds of Redis round trips per example stretch on a busy machine
 def test_scripts_agree_with_the_reference_model(redis_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("LIVEQA_MODEL_REDIS_URL", redis_url)
     EventMachine.TestCase.settings = hypothesis_settings(
