@@ -76,3 +76,23 @@ async def test_a_merged_question_is_neither_pinned_nor_shown(store: RedisStore, 
     with pytest.raises(errors.BadTransition, match="merged"):
         await store.show(post, second)
     assert (await store.load_state(post)).queue == [first]
+
+
+async def test_a_member_moved_to_another_group_never_looks_public_on_the_way(store: RedisStore, post: str) -> None:
+    """Moving a merged question into another group is one log entry: the question, its new head, and the old head
+    with one supporter fewer; no entry shows the question on its own."""
+    from liveqa.store import keys
+
+    first = await _ask(store, post, "p1", "Is the budget public?")
+    second = await _ask(store, post, "p2", "Will the budget be published?")
+    third = await _ask(store, post, "p3", "Where can we read the budget?")
+    await store.merge(post, third, first, by="Mod")
+    head_before = (await store.load_state(post)).head
+    await store.merge(post, third, second, by="Mod")
+    entries = await store.range_log(post, head_before, count=10)
+    assert len(entries) == 1
+    entry = entries[0]
+    assert entry.question is not None and entry.question.group == second
+    assert entry.group is not None and entry.group.id == second and entry.group.votes == 1
+    assert [(q.id, q.votes) for q in entry.also] == [(first, 0)]
+    assert await store.client.scard(keys.members(post, first)) == 0

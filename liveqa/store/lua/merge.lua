@@ -44,11 +44,28 @@ if target == ARGV[3] or target == group then return {'bad_transition', 'the two 
 for _, s in ipairs({status, redis.call('HGET', prefix .. target, 'status')}) do
   if s == 'withdrawn' then return {'bad_transition', 'cannot merge a withdrawn question'} end
 end
-if group ~= '' then  -- a member moves from its group to another: it leaves the first one (logged on its own)
+if group ~= '' then  -- a member moves from its group to another: the first group loses a supporter
   redis.call('SREM', prefix .. group .. ':members', ARGV[3])
-  redis.call('HSET', qkey, 'group', '')
   recount(prefix, group)
-  append_log(ARGV[1], 'q', question_json(qkey), 'g', question_json(prefix .. group), 'a', 'unmerge')
+  redis.call('HINCRBY', prefix .. group, 'rev', 1)
 end
 local fields = join(prefix, KEYS[4], KEYS[1], ARGV[3], target, ARGV[5], now)
+if group ~= '' then  -- the first group's head changed too: it goes with the questions moved along ('r')
+  local moved = {}
+  for i = 1, #fields, 2 do
+    if fields[i] == 'r' then moved = cjson.decode(fields[i + 1]) end
+  end
+  moved[#moved + 1] = redis.call('HGETALL', prefix .. group)
+  local found = false
+  for i = 1, #fields, 2 do
+    if fields[i] == 'r' then
+      fields[i + 1] = cjson.encode(moved)
+      found = true
+    end
+  end
+  if not found then
+    fields[#fields + 1] = 'r'
+    fields[#fields + 1] = cjson.encode(moved)
+  end
+end
 return {'ok', append_log(ARGV[1], 'a', 'merge', unpack(fields))}
