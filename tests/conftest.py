@@ -22,6 +22,7 @@ from liveqa.settings import Settings
 from liveqa.store import RedisStore
 from liveqa.store.redis import connect
 from tests.helpers import EventFixture, close_all
+from tests.processes import ServerProcess
 from tests.redis_server import RedisProcess
 
 MODERATOR_PASSWORD = "correct horse battery"
@@ -146,3 +147,15 @@ def threaded_server(settings: Settings) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(10)
+
+
+@pytest.fixture
+def two_servers(redis_url: str, tmp_path: Path) -> Iterator[tuple[ServerProcess, ServerProcess]]:
+    """Two `liveqa serve` processes on the test Redis, for what must hold across processes."""
+    first = ServerProcess(redis_url, tmp_path / "a.log").start()
+    second = ServerProcess(redis_url, tmp_path / "b.log").start()
+    try:
+        yield first, second
+    finally:
+        first.stop()
+        second.stop()

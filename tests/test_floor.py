@@ -4,25 +4,10 @@ and a console that was away resumes with the same speakers' list as a fresh one.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
-
-import pytest
 
 from tests.helpers import Client, EventFixture, cid, login
 from tests.processes import ServerProcess
-
-
-@pytest.fixture
-def two_servers(redis_url: str, tmp_path: Path) -> Iterator[tuple[ServerProcess, ServerProcess]]:
-    first = ServerProcess(redis_url, tmp_path / "a.log").start()
-    second = ServerProcess(redis_url, tmp_path / "b.log").start()
-    try:
-        yield first, second
-    finally:
-        first.stop()
-        second.stop()
 
 
 async def _moderator(base: str, event: EventFixture, name: str = "Mod") -> Client:

@@ -4,11 +4,9 @@ supporters counted once, participants' similar-question hints, and one group whe
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator, Sequence
-from pathlib import Path
+from collections.abc import Sequence
 
 import numpy as np
-import pytest
 from click.testing import CliRunner
 
 from liveqa import operations, submissions
@@ -156,17 +154,6 @@ async def test_hints_show_only_what_the_participant_may_see(server: str, event: 
     for n in range(12):  # an embedding each: a few a second per socket
         await typist.send("similar", text=f"question {n}", ref=f"r{n}")
     assert (await typist.expect("error", code="rate_limited"))["retry_after_ms"] > 0
-
-
-@pytest.fixture
-def two_servers(redis_url: str, tmp_path: Path) -> Iterator[tuple[ServerProcess, ServerProcess]]:
-    first = ServerProcess(redis_url, tmp_path / "a.log").start()
-    second = ServerProcess(redis_url, tmp_path / "b.log").start()
-    try:
-        yield first, second
-    finally:
-        first.stop()
-        second.stop()
 
 
 PAIRS = [

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
-import pytest
 from websockets.exceptions import WebSocketException
 
 from liveqa import operations
@@ -18,17 +16,6 @@ from tests.helpers import SECOND, Client, EventFixture, cid, login
 from tests.processes import ServerProcess
 from tests.redis_server import RedisProcess
 from tests.view_model import ClientView
-
-
-@pytest.fixture
-def two_servers(redis_url: str, tmp_path: Path) -> Iterator[tuple[ServerProcess, ServerProcess]]:
-    first = ServerProcess(redis_url, tmp_path / "a.log").start()
-    second = ServerProcess(redis_url, tmp_path / "b.log").start()
-    try:
-        yield first, second
-    finally:
-        first.stop()
-        second.stop()
 
 
 async def _moderator(base: str, event: EventFixture) -> Client:
