@@ -48,6 +48,14 @@ async def login(base: str, slug: str, password: str, name: str = "Mod", headers:
         return sid
 
 
+async def moderator(base: str, event: EventFixture, name: str = "Mod", password: str = "") -> Client:
+    """A moderator logged in (as `name`) with the console open and its first snapshot taken."""
+    sid = await login(base, event.slug, password or event.password, name)
+    console = await Client.open(base, event.slug, "moderator", sid=sid)
+    await console.expect("snapshot")
+    return console
+
+
 OPEN_CLIENTS: list[Client] = []
 
 

@@ -11,14 +11,7 @@ from click.testing import CliRunner
 from liveqa import operations
 from liveqa.cli import main
 from liveqa.store import RedisStore
-from tests.helpers import Client, EventFixture, login
-
-
-async def _moderator(server: str, event: EventFixture, name: str = "Mod", password: str = "") -> Client:
-    sid = await login(server, event.slug, password or event.password, name=name)
-    client = await Client.open(server, event.slug, "moderator", sid=sid)
-    await client.expect("snapshot")
-    return client
+from tests.helpers import Client, EventFixture, moderator
 
 
 async def test_written_answers_reach_the_asker_and_everyone(
@@ -26,11 +19,11 @@ async def test_written_answers_reach_the_asker_and_everyone(
 ) -> None:
     asker = await Client.open(server, event.slug)
     viewer = await Client.open(server, event.slug)
-    mod = await _moderator(server, event)
+    mod = await moderator(server, event)
     qid = (await asker.submit("Will the Council publish its findings?"))["qid"]
     await mod.act("approve", qid=qid)
     password = await operations.set_moderator(store, event.slug, "Ambassador K.", role="answerer")
-    official = await _moderator(server, event, "Ambassador K.", password)
+    official = await moderator(server, event, "Ambassador K.", password)
     refused = await official.act("approve", qid=qid)
     assert refused["type"] == "error" and refused["code"] == "forbidden"
     assert (await official.act("reply", qid=qid, text="Yes, in the annual report."))["type"] == "done"
@@ -46,7 +39,7 @@ async def test_written_answers_reach_the_asker_and_everyone(
 
 async def test_a_text_for_the_room_shows_on_screen_with_the_original(server: str, event: EventFixture) -> None:
     asker = await Client.open(server, event.slug)
-    mod = await _moderator(server, event)
+    mod = await moderator(server, event)
     screen = await Client.open(server, event.slug, "screen", token=event.screen_token)
     qid = (await asker.submit("ما هو موقف المجلس من السودان؟"))["qid"]
     await mod.act("approve", qid=qid)
@@ -61,7 +54,7 @@ async def test_a_text_for_the_room_shows_on_screen_with_the_original(server: str
 
 async def test_announcements_reach_every_participant_and_newcomers(server: str, event: EventFixture) -> None:
     participant = await Client.open(server, event.slug)
-    mod = await _moderator(server, event)
+    mod = await moderator(server, event)
     assert (await mod.act("announce", text="Questions on agenda item 2 now"))["type"] == "done"
     said = await participant.expect("announcement")
     assert said["text"] == "Questions on agenda item 2 now" and said["at"] > 0

@@ -6,14 +6,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.helpers import Client, EventFixture, cid, login
+from tests.helpers import Client, EventFixture, cid, login, moderator
 from tests.processes import ServerProcess
-
-
-async def _moderator(base: str, event: EventFixture, name: str = "Mod") -> Client:
-    mod = await Client.open(base, event.slug, "moderator", sid=await login(base, event.slug, event.password, name))
-    await mod.expect("snapshot")
-    return mod
 
 
 async def _request(client: Client, topic: str, lang: str = "fr", client_id: str = "") -> str:
@@ -55,8 +49,8 @@ async def test_the_floor_across_two_processes_with_resume(
     a, b = two_servers
     room = await Client.open(a.url, event.slug)
     other = await Client.open(a.url, event.slug)
-    mod = await _moderator(b.url, event)
-    away = await _moderator(a.url, event, "Away")
+    mod = await moderator(b.url, event)
+    away = await moderator(a.url, event, "Away")
     screen = await Client.open(a.url, event.slug, "screen", token=event.screen_token)
     assert "mode" not in await screen.expect("snapshot")  # the question, by default
 
@@ -116,7 +110,7 @@ async def test_the_floor_across_two_processes_with_resume(
     back = await Client.open(a.url, event.slug, "moderator", sid=sid, epoch=epoch, last_id=last_id)
     await back.expect("resumed")
     replayed = await back.drain()
-    fresh = await _moderator(b.url, event, "Fresh")
+    fresh = await moderator(b.url, event, "Fresh")
     resumed = _floor_state([next(f for f in away.frames if f["type"] == "snapshot"), *away.frames[1:], *replayed])
     assert resumed == _floor_state(fresh.frames)
     assert resumed == ({first: "done", second: "done", late: "declined"}, [], "", "floor")

@@ -19,7 +19,7 @@ from liveqa.grouping import Grouping
 from liveqa.store import RedisStore, keys
 from liveqa.store.redis import connect
 from tests.conftest import MODERATOR_PASSWORD
-from tests.helpers import Client, EventFixture, login
+from tests.helpers import Client, EventFixture, login, moderator
 from tests.processes import ServerProcess
 from tests.view_model import ClientView
 
@@ -29,12 +29,6 @@ SUDAN_AR = "ماذا سيفعل مجلس الأمن بشأن الوضع الإن
 CIVIL_SOCIETY = "How can civil society organisations take part in the Council's work?"
 EXTEND = "Will the Council extend the sanctions on Mali?"
 LIFT = "Will the Council lift the sanctions on Mali?"
-
-
-async def _moderator(base: str, event: EventFixture, name: str = "Mod") -> Client:
-    mod = await Client.open(base, event.slug, "moderator", sid=await login(base, event.slug, event.password, name))
-    await mod.expect("snapshot")
-    return mod
 
 
 async def _approved(asker: Client, mod: Client, text: str) -> str:
@@ -48,7 +42,7 @@ async def test_a_paraphrase_is_merged_and_its_asker_supports_once(server: str, e
     """A repeat in other words (and in Arabic) joins the first question: the group's supporters are the distinct
     participants who asked or voted, its askers see where their question went, voting twice is refused."""
     first, second, third, voter = [await Client.open(server, event.slug) for _ in range(4)]
-    mod = await _moderator(server, event)
+    mod = await moderator(server, event)
     head = await _approved(first, mod, SUDAN)
 
     member = (await second.submit(SUDAN_AGAIN))["qid"]
@@ -74,7 +68,7 @@ async def test_a_paraphrase_is_merged_and_its_asker_supports_once(server: str, e
 async def test_opposite_asks_are_suggested_not_merged(server: str, event: EventFixture) -> None:
     """Extending and lifting sanctions read alike but ask opposite things: moderators get a suggestion."""
     asker = await Client.open(server, event.slug)
-    mod = await _moderator(server, event)
+    mod = await moderator(server, event)
     extend = await _approved(asker, mod, EXTEND)
     lift = (await asker.submit(LIFT))["qid"]
     suggested = await mod.expect("update", question__id=lift, question__similar=extend, timeout=10)
@@ -92,12 +86,12 @@ async def test_moderators_merge_and_unmerge_and_a_console_resumes_across_both(se
     """Merging takes a question out of the queue into another's group; unmerging brings it back with its own
     supporters. A console that was away replays both and holds what a fresh snapshot shows."""
     asker, voter = await Client.open(server, event.slug), await Client.open(server, event.slug)
-    mod = await _moderator(server, event)
+    mod = await moderator(server, event)
     a = await _approved(asker, mod, CIVIL_SOCIETY)
     b = await _approved(voter, mod, EXTEND)
     await asker.send("upvote", qid=b)
     await mod.expect("votes", votes={b: 1})
-    away = await _moderator(server, event, "Away")
+    away = await moderator(server, event, "Away")
     view = ClientView().apply_all(await away.drain())
     view.apply_all([f for f in away.frames if f["type"] == "snapshot"])
     epoch, last_id = away.epoch, away.last_id
@@ -123,7 +117,7 @@ async def test_moderators_merge_and_unmerge_and_a_console_resumes_across_both(se
     )
     await back.expect("resumed")
     replayed = await back.drain()
-    fresh = await _moderator(server, event, "Fresh")
+    fresh = await moderator(server, event, "Fresh")
     reference = ClientView().apply_all([f for f in fresh.frames if f["type"] == "snapshot"])
     resumed = ClientView()
     resumed.questions, resumed.queue = {q: dict(v) for q, v in view.questions.items()}, list(view.queue)
@@ -138,7 +132,7 @@ async def test_moderators_merge_and_unmerge_and_a_console_resumes_across_both(se
 async def test_hints_show_only_what_the_participant_may_see(server: str, event: EventFixture) -> None:
     """Similar questions while typing: approved ones only, one per group, never a pending question."""
     asker, typist = await Client.open(server, event.slug), await Client.open(server, event.slug)
-    mod = await _moderator(server, event)
+    mod = await moderator(server, event)
     pending = (await asker.submit(SUDAN))["qid"]
     await mod.expect("update", question__id=pending)
     await typist.send("similar", text=SUDAN_AGAIN, ref="1")
@@ -170,7 +164,7 @@ async def test_paraphrases_sent_at_once_to_two_processes_make_one_group(
     """Each pair is sent at the same moment, one question to each process: every pair ends as one group."""
     a, b = two_servers
     on_a, on_b = await Client.open(a.url, event.slug), await Client.open(b.url, event.slug)
-    mod = await _moderator(a.url, event)
+    mod = await moderator(a.url, event)
     qids: list[tuple[str, str]] = []
     for left, right in PAIRS:
         acks = await asyncio.gather(on_a.submit(left), on_b.submit(right))
@@ -178,7 +172,7 @@ async def test_paraphrases_sent_at_once_to_two_processes_make_one_group(
     for x, y in qids:
         later = max(x, y, key=int)
         await mod.expect("update", question__id=later, question__group=min(x, y, key=int), timeout=20)
-    other = await _moderator(b.url, event, "Other")
+    other = await moderator(b.url, event, "Other")
     final = ClientView().apply_all(other.frames)
     heads = {q["id"] for q in final.questions.values() if not q["group"]}
     assert heads == {min(pair, key=int) for pair in qids}
@@ -289,7 +283,7 @@ async def test_the_same_question_about_two_places_makes_two_groups_in_six_langua
 ) -> None:
     """Sent by twelve participants, the Sudan question in six languages is one group and the Gaza question another;
     the first Gaza question is only suggested as a duplicate of the Sudan one, never merged into it."""
-    mod = await _moderator(server, event)
+    mod = await moderator(server, event)
     sudan: list[str] = []
     gaza: list[str] = []
     for texts, ids in (([s for s, _ in SUDAN_GAZA.values()], sudan), ([g for _, g in SUDAN_GAZA.values()], gaza)):
@@ -300,7 +294,7 @@ async def test_the_same_question_about_two_places_makes_two_groups_in_six_langua
         await mod.expect("update", question__id=qid, question__group=sudan[0] if qid in sudan else gaza[0], timeout=10)
     first_gaza = await mod.expect("update", question__id=gaza[0], question__similar=sudan[0], timeout=10)
     assert first_gaza["question"]["group"] == ""
-    final = ClientView().apply_all((await _moderator(server, event, "Other")).frames)
+    final = ClientView().apply_all((await moderator(server, event, "Other")).frames)
     assert {q["id"]: q["group"] for q in final.questions.values()} == {
         **{qid: "" if qid == sudan[0] else sudan[0] for qid in sudan},
         **{qid: "" if qid == gaza[0] else gaza[0] for qid in gaza},
@@ -313,7 +307,7 @@ async def test_a_withdrawn_question_leaves_its_group_and_a_withdrawn_head_hands_
 ) -> None:
     """Its asker no longer supports a withdrawn question: a member leaves the group (one supporter fewer); a head
     withdrawn while pending hands the group to its oldest member, with the others."""
-    mod = await _moderator(server, event)
+    mod = await moderator(server, event)
     askers = [await Client.open(server, event.slug) for _ in range(4)]
     head = (await askers[0].submit(SUDAN))["qid"]
     members = [
@@ -329,7 +323,7 @@ async def test_a_withdrawn_question_leaves_its_group_and_a_withdrawn_head_hands_
     handed = await mod.expect("update", question__id=head, question__status="withdrawn")
     assert handed["group"]["id"] == members[0] and handed["group"]["group"] == "" and handed["group"]["votes"] == 1
     assert [q["id"] for q in handed["also"]] == [members[1]] and handed["also"][0]["group"] == members[0]
-    final = ClientView().apply_all((await _moderator(server, event, "Other")).frames)
+    final = ClientView().apply_all((await moderator(server, event, "Other")).frames)
     assert {q: v["group"] for q, v in final.questions.items()} == {
         head: "",
         members[0]: "",

@@ -5,21 +5,14 @@ from __future__ import annotations
 import asyncio
 
 from liveqa.store import RedisStore
-from tests.helpers import Client, EventFixture, cid, login
-
-
-async def moderator_client(server: str, event: EventFixture, name: str = "Mod") -> Client:
-    sid = await login(server, event.slug, event.password, name)
-    client = await Client.open(server, event.slug, "moderator", sid=sid)
-    await client.expect("snapshot")
-    return client
+from tests.helpers import Client, EventFixture, cid, moderator
 
 
 async def test_question_reaches_moderators_and_screen(server: str, event: EventFixture) -> None:
     """A participant's question reaches moderators live; once approved and shown, the screen shows it."""
     asker = await Client.open(server, event.slug)
     await asker.expect("snapshot")
-    mod = await moderator_client(server, event)
+    mod = await moderator(server, event)
     screen = await Client.open(server, event.slug, "screen", token=event.screen_token)
     await screen.expect("snapshot", question=None)
 
@@ -55,7 +48,7 @@ async def test_pending_questions_and_private_fields_stay_private(server: str, ev
     asker = await Client.open(server, event.slug)
     other = await Client.open(server, event.slug)
     await other.expect("snapshot")
-    mod = await moderator_client(server, event)
+    mod = await moderator(server, event)
     ack = await asker.submit("Is the ceasefire monitored?", show_name=False, show_organisation=False, show_country=True)
     await mod.expect("update", question__id=ack["qid"])
     assert [f for f in await other.drain() if f["type"] != "pong"] == []
@@ -75,7 +68,7 @@ async def test_pending_questions_and_private_fields_stay_private(server: str, ev
 async def test_resubmitting_the_same_cid_stores_one_question(server: str, event: EventFixture) -> None:
     """A retry with the same client id is acknowledged with the same question, never stored twice."""
     asker = await Client.open(server, event.slug)
-    mod = await moderator_client(server, event)
+    mod = await moderator(server, event)
     client_id = cid()
     first = await asker.submit("Will civil society be heard?", cid=client_id)
     second = await asker.submit("Will civil society be heard?", cid=client_id)
@@ -104,7 +97,7 @@ async def test_participant_edits_and_withdraws_own_pending_question(server: str,
 async def test_one_vote_per_participant(server: str, event: EventFixture) -> None:
     """Upvotes count once per participant, across sockets; un-voting takes the vote back."""
     asker = await Client.open(server, event.slug)
-    mod = await moderator_client(server, event)
+    mod = await moderator(server, event)
     qid = (await asker.submit("How are CSOs protected from reprisals?"))["qid"]
     await mod.act("approve", qid=qid)
     voter = await Client.open(server, event.slug)
@@ -135,8 +128,8 @@ async def test_votes_only_on_approved_questions(server: str, event: EventFixture
 async def test_moderators_reorder_pin_and_see_each_other(server: str, event: EventFixture) -> None:
     """Two moderators: moves and pins by one reach the other; both end with one order."""
     asker = await Client.open(server, event.slug)
-    first = await moderator_client(server, event, "Ana")
-    second = await moderator_client(server, event, "Bo")
+    first = await moderator(server, event, "Ana")
+    second = await moderator(server, event, "Bo")
     assert await first.expect("presence", moderators=["Ana", "Bo"])
     qids = [(await asker.submit(f"Question {i}"))["qid"] for i in range(4)]
     for qid in qids:
@@ -163,7 +156,7 @@ async def test_moderators_reorder_pin_and_see_each_other(server: str, event: Eve
 async def test_edit_conflict_is_reported(server: str, event: EventFixture) -> None:
     """Two moderators editing from the same revision: the second is told about the conflict."""
     asker = await Client.open(server, event.slug)
-    mod = await moderator_client(server, event)
+    mod = await moderator(server, event)
     qid = (await asker.submit("Original text"))["qid"]
     rev = (await mod.expect("update", question__id=qid))["question"]["rev"]
     assert (await mod.act("edit", qid=qid, text="Edited once", rev=rev))["type"] == "done"
@@ -176,7 +169,7 @@ async def test_edit_conflict_is_reported(server: str, event: EventFixture) -> No
 async def test_moderation_actions_follow_the_transition_table(server: str, event: EventFixture) -> None:
     """Archive, restore, answer, reopen, tags; refused moves report bad_transition."""
     asker = await Client.open(server, event.slug)
-    mod = await moderator_client(server, event)
+    mod = await moderator(server, event)
     qid = (await asker.submit("Archive me"))["qid"]
     assert (await mod.act("archive", qid=qid))["type"] == "done"
     assert (await mod.act("answer", qid=qid))["code"] == "bad_transition"
@@ -194,7 +187,7 @@ async def test_moderation_actions_follow_the_transition_table(server: str, event
 async def test_closing_the_event_refuses_new_questions(server: str, event: EventFixture) -> None:
     """When moderators close questions, participants are told and submissions get a clear error."""
     asker = await Client.open(server, event.slug)
-    mod = await moderator_client(server, event)
+    mod = await moderator(server, event)
     await mod.act("set_open", open=False)
     assert (await asker.expect("event"))["event"]["open"] is False
     assert (await asker.submit("Too late?"))["code"] == "questions_closed"
@@ -218,7 +211,7 @@ async def test_anonymous_questions_only_where_allowed(
 async def test_audit_log_records_who_did_what(server: str, event: EventFixture, store: RedisStore) -> None:
     """Every moderator action is in the event's audit log, with before and after where they differ."""
     asker = await Client.open(server, event.slug)
-    mod = await moderator_client(server, event, "Ana")
+    mod = await moderator(server, event, "Ana")
     qid = (await asker.submit("Audited question"))["qid"]
     await mod.act("approve", qid=qid)
     await mod.act("edit", qid=qid, text="Audited, edited")

@@ -12,16 +12,10 @@ from liveqa import operations
 from liveqa.store import RedisStore
 from liveqa.store.redis import connect
 from tests.conftest import MODERATOR_PASSWORD
-from tests.helpers import SECOND, Client, EventFixture, cid, login
+from tests.helpers import SECOND, Client, EventFixture, cid, login, moderator
 from tests.processes import ServerProcess
 from tests.redis_server import RedisProcess
 from tests.view_model import ClientView
-
-
-async def _moderator(base: str, event: EventFixture) -> Client:
-    mod = await Client.open(base, event.slug, "moderator", sid=await login(base, event.slug, event.password))
-    await mod.expect("snapshot")
-    return mod
 
 
 async def test_participant_and_moderator_on_different_processes(
@@ -30,7 +24,7 @@ async def test_participant_and_moderator_on_different_processes(
     """A participant on one process and a moderator on the other see each other's actions live."""
     a, b = two_servers
     asker = await Client.open(a.url, event.slug)
-    mod = await _moderator(b.url, event)
+    mod = await moderator(b.url, event)
     screen = await Client.open(b.url, event.slug, "screen", token=event.screen_token)
     qid = (await asker.submit("Seen across processes?"))["qid"]
     await mod.expect("update", question__id=qid, question__status="pending")
@@ -56,7 +50,7 @@ async def test_clients_of_a_killed_process_resume_on_the_other(
     """kill -9 one process while 200 clients are connected: within 5 s they all resume on the other, each ending
     with exactly the state a fresh client gets."""
     a, b = two_servers
-    mod = await _moderator(b.url, event)
+    mod = await moderator(b.url, event)
     participants = list(await asyncio.gather(*(Client.open(a.url, event.slug) for _ in range(200))))
     acked = []
     for i, participant in enumerate(participants[:20]):
@@ -84,7 +78,7 @@ async def test_clients_of_a_killed_process_resume_on_the_other(
     async with asyncio.timeout(5 * SECOND):
         await asyncio.gather(*(resume(p, v) for p, v in zip(participants, views, strict=True)))
     assert views[0].queue == acked
-    fresh_moderator = await _moderator(b.url, event)
+    fresh_moderator = await moderator(b.url, event)
     snapshot = next(f for f in fresh_moderator.frames if f["type"] == "snapshot")
     assert set(acked) <= {q["id"] for q in snapshot["questions"]}
 
@@ -117,7 +111,7 @@ async def test_acknowledged_questions_survive_a_redis_crash(tmp_path: Path) -> N
         async with asyncio.timeout(15 * SECOND):
             while True:
                 try:
-                    mod = await _moderator(server.url, event)
+                    mod = await moderator(server.url, event)
                     break
                 except (AssertionError, OSError, TimeoutError, WebSocketException, httpx.HTTPError):
                     await asyncio.sleep(0.2)  # the server reconnects to Redis in its own time
@@ -152,7 +146,7 @@ async def test_graceful_stop_loses_no_submission_in_flight(
     again = await Client.open(b.url, event.slug, token=asker.token)
     reply = await again.submit("Sent as the server stops", cid=client_id)
     assert reply["type"] == "ack"
-    mod = await _moderator(b.url, event)
+    mod = await moderator(b.url, event)
     snapshot = next(f for f in mod.frames if f["type"] == "snapshot")
     assert [q["id"] for q in snapshot["questions"]] == [reply["qid"]]
 
@@ -166,7 +160,7 @@ async def test_reconnect_storm_after_a_restart(redis_url: str, event: EventFixtu
         server.stop()
         await asyncio.gather(*(c.close_code(10) for c in clients))
         server.start()
-        mod = await _moderator(server.url, event)
+        mod = await moderator(server.url, event)
         asker = await Client.open(server.url, event.slug)
         qid = (await asker.submit("Asked during the storm"))["qid"]
         await mod.act("approve", qid=qid)

@@ -8,14 +8,8 @@ from redis.asyncio import Redis
 
 from liveqa.domain.state import log_id_key
 from liveqa.store import keys
-from tests.helpers import Client, EventFixture, login
+from tests.helpers import Client, EventFixture, login, moderator
 from tests.view_model import ClientView
-
-
-async def _moderator(server: str, event: EventFixture) -> Client:
-    client = await Client.open(server, event.slug, "moderator", sid=await login(server, event.slug, event.password))
-    await client.expect("snapshot")
-    return client
 
 
 async def _busy_while_away(server: str, event: EventFixture, mod: Client, asker: Client) -> list[str]:
@@ -45,7 +39,7 @@ def _log_ids(frames: list[dict[str, Any]]) -> list[str]:
 async def test_participant_resumes_with_no_gap_and_no_duplicate(server: str, event: EventFixture) -> None:
     """A participant that reconnects with its last id gets exactly what it missed, then live frames; its view
     then equals a fresh snapshot."""
-    mod = await _moderator(server, event)
+    mod = await moderator(server, event)
     asker = await Client.open(server, event.slug)
     first = await asker.submit("Asked before the drop")
     view = ClientView().apply_all(await asker.drain())
@@ -72,8 +66,8 @@ async def test_participant_resumes_with_no_gap_and_no_duplicate(server: str, eve
 
 async def test_moderator_replay_matches_the_log(server: str, event: EventFixture, redis_client: Redis) -> None:
     """A moderator's replay holds one frame per log entry it missed, in log order: compared with XRANGE."""
-    mod = await _moderator(server, event)
-    away = await _moderator(server, event)
+    mod = await moderator(server, event)
+    away = await moderator(server, event)
     epoch, last_id = away.epoch, away.last_id
     await away.close()
     await _busy_while_away(server, event, mod, await Client.open(server, event.slug))
@@ -94,7 +88,7 @@ async def test_moderator_replay_matches_the_log(server: str, event: EventFixture
 
 async def test_live_frames_during_replay_are_neither_lost_nor_doubled(server: str, event: EventFixture) -> None:
     """Frames published while a client is being replayed to arrive once, after the replay."""
-    mod = await _moderator(server, event)
+    mod = await moderator(server, event)
     asker = await Client.open(server, event.slug)
     viewer = await Client.open(server, event.slug)
     await viewer.expect("snapshot")
@@ -117,7 +111,7 @@ async def test_live_frames_during_replay_are_neither_lost_nor_doubled(server: st
 
 async def test_snapshot_when_the_log_was_trimmed(server: str, event: EventFixture, redis_client: Redis) -> None:
     """A client whose last id is older than the log's first entry gets a fresh snapshot instead of a replay."""
-    mod = await _moderator(server, event)
+    mod = await moderator(server, event)
     asker = await Client.open(server, event.slug)
     await asker.expect("snapshot")
     epoch, last_id, token = asker.epoch, asker.last_id, asker.token

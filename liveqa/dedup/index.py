@@ -264,9 +264,6 @@ class Index:
     def any_visible(self) -> bool:
         return bool(self._visible[: len(self._ids)].any())
 
-    def group_of(self, qid: str) -> str:
-        return self._groups[self._rows[qid]]
-
     def vector(self, qid: str) -> Vector:
         vector: Vector = self._matrix[self._rows[qid]].copy()
         return vector

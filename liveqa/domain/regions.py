@@ -49,13 +49,9 @@ def region(country: str) -> str:
     return REGION_OF.get(country.upper(), ("", ""))[0]
 
 
-def subregion(country: str) -> str:
-    return REGION_OF.get(country.upper(), ("", ""))[1]
-
-
 def name(code: str, lang: str = "en") -> str:
     """A region's or sub-region's name in one of the six UN languages (English otherwise)."""
     return NAMES.get(lang, NAMES["en"]).get(code, code)
 
 
-__all__ = ["GROUP_NAMES", "REGIONS", "UN_GROUPS", "name", "region", "subregion", "un_group"]
+__all__ = ["GROUP_NAMES", "REGIONS", "UN_GROUPS", "name", "region", "un_group"]

@@ -363,11 +363,6 @@ class RedisStore:
         await self._call(lambda: self.client.hset(keys.invites(slug), code, org_id))
         return code
 
-    async def invites(self, slug: str) -> dict[str, str]:
-        """Every invite code of the event and its organisation id."""
-        found: dict[str, str] = await self._call(lambda: self.client.hgetall(keys.invites(slug)))
-        return found
-
     async def redeem_invite(self, slug: str, code: str, pid: str) -> str:
         """Mark the participant as the code's organisation (a code may be used by several people of it); returns
         the organisation id, or '' for an unknown code."""
@@ -597,11 +592,8 @@ class RedisStore:
 
     # --- grouping -----------------------------------------------------------------------------------------
 
-    async def vectors(self, slug: str, qids: Sequence[str] | None = None) -> dict[str, str]:
-        """Stored embeddings (as `dedup.stored`) of the given questions, or of all; missing ones are left out."""
-        if qids is None:
-            found: dict[str, str] = await self._call(lambda: self.client.hgetall(keys.vectors(slug)))
-            return found
+    async def vectors(self, slug: str, qids: Sequence[str]) -> dict[str, str]:
+        """Stored embeddings (`dedup.to_text`) of the given questions; missing ones are left out."""
         if not qids:
             return {}
         values = await self._call(lambda: self.client.hmget(keys.vectors(slug), list(qids)))

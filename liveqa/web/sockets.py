@@ -76,6 +76,7 @@ class Session:
         self.slug = feed.slug
         self._invalid: deque[float] = deque()
         self.hints: deque[float] = deque()  # when this socket last asked for similar questions
+        self.invited = ""  # the organisation an invite code marked this participant as, if any
 
     def reply(self, frame: p.Outbound) -> None:
         if isinstance(frame, p.Error):
@@ -281,12 +282,11 @@ async def participant(websocket: WebSocket) -> None:
     session = Session(websocket, services, feed, conn)
     organisation = ""
     try:
-        if hello.invite:
-            org_id = await services.store.redeem_invite(feed.slug, hello.invite, pid)
-            if not org_id:
-                await websocket.send_text(p.encode(p.Error(code="bad_invite", detail="unknown invite code")))
-        else:
-            org_id = await services.store.invited_org(feed.slug, pid)
+        org_id = await services.store.redeem_invite(feed.slug, hello.invite, pid) if hello.invite else ""
+        if hello.invite and not org_id:
+            await websocket.send_text(p.encode(p.Error(code="bad_invite", detail="unknown invite code")))
+        org_id = org_id or await services.store.invited_org(feed.slug, pid)
+        session.invited = org_id  # read once per socket, not once per question
         listed = (await services.organisations.directory()).get(org_id) if org_id else None
         organisation = listed.name if listed is not None else ""
     except errors.Unavailable:
@@ -330,7 +330,7 @@ async def _participant_frame(session: Session, text: str) -> None:
                 )
                 info = session.feed.state.info
                 directory = await session.services.organisations.directory()
-                invited = directory.get(await store.invited_org(slug, pid))
+                invited = directory.get(session.invited)
                 stored = await submissions.submit(
                     store,
                     info,
