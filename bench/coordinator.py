@@ -3,8 +3,10 @@ settling and reporting, reads /proc around each step, and merges what the worker
 
 Phases (each bounded in time):
   join     every socket connects (and, on LiveQA, says hello and gets its snapshot);
-  load     the workers play their plans; they then wait for every reply, and every socket waits until it has
-           the newest acknowledged id of its audience and the final vote tallies ("settled");
+  load     the workers play their plans; they then wait for every reply; the coordinator reads the stored vote
+           count of every question voted on from Redis (the truth: a vote the server refused as `unavailable`
+           may still have been applied), and every socket waits until it has the newest acknowledged id of its
+           audience and those tallies ("settled");
   idle     (instead of load) nothing is sent for `idle_s` seconds;
   report   the workers compute latencies and checks from what they recorded.
 CPU, RSS and the machine's load are read at the start of the join, at the end of the join (= start of the load
@@ -38,6 +40,8 @@ from bench.common import (
 )
 from bench.loadgen import Plan
 from bench.stats import Histogram, self_cpu_us
+from liveqa.store import keys
+from liveqa.store.redis import connect
 
 
 class PhaseError(RuntimeError):
@@ -222,6 +226,36 @@ def _summaries(items: list[dict[str, Any]], key: str) -> tuple[dict[str, Any], d
     return merged.summary(), merged.to_json()
 
 
+async def read_tallies(redis_url: str, slug: str, qids: Sequence[str]) -> dict[str, int] | None:
+    """The vote count stored for each question (the `votes` field of its hash: what clients are shown), read with
+    LiveQA's own client, one single-key command each (so it works on a cluster too). Read until two readings a
+    quarter of a second apart agree (a vote whose call timed out on the server may still be applied a moment
+    later). None when Redis cannot be read."""
+    client = connect(redis_url)
+    try:
+        previous: dict[str, int] | None = None
+        for _ in range(20):
+            reading: dict[str, int] = {}
+            for qid in qids:
+                for attempt in range(5):
+                    try:
+                        value = await client.hget(keys.question(slug, qid), "votes")
+                        break
+                    except Exception:  # a timeout under load: try again shortly
+                        if attempt == 4:
+                            return None
+                        await asyncio.sleep(0.2)
+                reading[qid] = int(value or 0)
+            if reading == previous:
+                return reading
+            previous = reading
+            await asyncio.sleep(0.25)
+        return previous
+    finally:
+        with contextlib.suppress(Exception):
+            await client.aclose()
+
+
 def _rate(span: list[int], count: int) -> float | None:
     if len(span) != 2 or count < 2 or span[1] <= span[0]:
         return None
@@ -239,8 +273,15 @@ async def run_phase(
     settle_timeout_s: float = 10.0,
     join_timeout_s: float = 120.0,
     load_timeout_s: float = 300.0,
+    redis_url: str = "",
+    slug: str = "",
 ) -> dict[str, Any]:
-    """One measured phase (see the module's docstring). Raises PhaseError if a worker fails or hangs."""
+    """One measured phase (see the module's docstring). Raises PhaseError if a worker fails or hangs.
+
+    `redis_url` (the URL the LiveQA servers use) and `slug` (default: the plans' event) let the coordinator read
+    the stored vote tallies after the load and check every socket against them; without them, tallies are
+    checked against the votes sent, which is wrong whenever the server refused a vote."""
+    slug = slug or next((p.slug for p in plans if p.protocol == "liveqa" and p.slug), "")
     marks = [time.monotonic()]  # where the harness's own time goes: start, join, load, report, stop
     await asyncio.to_thread(workdir.mkdir, parents=True, exist_ok=True)
     workers = [await _spawn_worker(i, plan, workdir) for i, plan in enumerate(plans)]
@@ -260,6 +301,8 @@ async def run_phase(
         votes_net: dict[str, int] = {}
         unanswered = 0
         settled: list[dict[str, Any]] = []
+        truth: dict[str, int] | None = None
+        truth_moved = False
         with _RssPeak(watch.servers) as load_peak:
             if mode == "load":
                 for w in workers:
@@ -275,19 +318,25 @@ async def run_phase(
                 for log_id, (_sent, _kind, audiences) in sends.items():
                     for audience in audiences:
                         expected.setdefault(audience, []).append(log_id)
+                if votes_net and redis_url and slug:
+                    truth = await read_tallies(redis_url, slug, sorted(votes_net))
                 settle_path = workdir / "settle.json"
-                settle = json.dumps({"expected": expected, "sends": sends, "votes_net": votes_net})
+                settle = json.dumps({"expected": expected, "sends": sends, "votes_net": votes_net, "truth": truth})
                 await asyncio.to_thread(settle_path.write_text, settle)
                 for w in workers:
                     await w.send(cmd="settle", path=str(settle_path), timeout=settle_timeout_s)
                 settled = [await w.expect("settled", settle_timeout_s + 30) for w in workers]
+                if truth is not None:
+                    after = await read_tallies(redis_url, slug, sorted(votes_net))
+                    if after is not None and after != truth:
+                        truth, truth_moved = after, True  # a late vote: report against the newer count
             elif mode == "idle":
                 await asyncio.sleep(idle_s)
         s2 = sample(watch)
         marks.append(time.monotonic())
         reports = []
         for w in workers:
-            await w.send(cmd="report", path=str(workdir / f"report-{w.index}.json"))
+            await w.send(cmd="report", path=str(workdir / f"report-{w.index}.json"), truth=truth)
             message = await w.expect("done", 120)
             reports.append(json.loads(await asyncio.to_thread(Path(message["path"]).read_text)))
         marks.append(time.monotonic())
@@ -310,6 +359,8 @@ async def run_phase(
         unanswered,
         len(sends),
         votes_net,
+        truth,
+        truth_moved,
     )
     steps = ["start", "join", "load", "report", "stop"]
     result["harness_s"] = {step: round(b - a, 2) for step, a, b in zip(steps, marks, marks[1:], strict=False)}
@@ -331,6 +382,8 @@ def _merge(
     unanswered: int,
     acknowledged: int,
     votes_net: dict[str, int],
+    truth: dict[str, int] | None = None,
+    truth_moved: bool = False,
 ) -> dict[str, Any]:
     join_wall_ns = max(r["last_ready_ns"] for r in ready) - min(r["first_start_ns"] for r in ready)
     joined = sum(r["joined"] for r in ready)
@@ -358,7 +411,20 @@ def _merge(
         "order_violations": sum(r["order_violations"] for r in reports),
         "order_examples": [e for r in reports for e in r["order_examples"]][:5],
         "tally_mismatches": sum(r["tally_mismatches"] for r in reports),
+        # what the tallies were checked against: "redis" (the stored counts), "votes_sent" (no Redis to read)
+        "tallies_checked_against": ("redis" if truth is not None else "votes_sent") if votes_net else None,
+        "tally_truth_moved_after_settling": truth_moved,
+        # error replies to votes, by code: the server refusing under load (backpressure), not a loss; they are
+        # among error_replies too
+        "votes_refused": merge_counts(r.get("vote_refusals", {}) for r in reports),
         "sockets_closed": merge_counts(r["closed"] for r in reports),
+        # sockets the server closed during the load that reconnected and resumed (by close code), and those that
+        # gave up after 3 attempts (these are also in sockets_closed)
+        "reconnects": merge_counts(r.get("reconnects", {}) for r in reports),
+        "resume_failures": merge_counts(r.get("resume_failures", {}) for r in reports),
+        "duplicates_after_resume": sum(r.get("duplicates", 0) for r in reports),
+        "covered_by_snapshot": sum(r.get("covered_by_snapshot", 0) for r in reports),
+        "interrupted_actions": sum(r["counts"].get("interrupted", 0) for r in reports),
         "unanswered_actions": unanswered,
         "unsettled_sockets": sum(s["unsettled"] for s in settled),
         "decode_errors": sum(r["decode_errors"] for r in reports),
@@ -411,6 +477,7 @@ def _merge(
         "join_latency_hist": join_hist,
         "counts": counts,
         "votes_expected_net": sum(votes_net.values()),
+        "vote_tallies_stored": truth,
         "vote_rate_achieved": _rate(span(vote_spans), counts.get("votes_sent", 0)),
         "submit_rate_achieved": _rate(span(submit_spans), counts.get("submits_sent", 0)),
         "checks": checks,

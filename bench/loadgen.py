@@ -9,7 +9,14 @@ latency of every delivered frame is receive time minus send time, whichever proc
 
 Checks, per socket: log ids never go back (strictly increasing, except that `own` and `update` of the same
 entry share an id); every id the server acknowledged for an audience reaches every socket of that audience;
-vote tallies end where the votes sent say they must; no socket is closed under it.
+vote tallies end at the count stored in Redis (the coordinator reads it after the load; without it, where the
+votes sent say they must); no socket is closed under it.
+
+A LiveQA socket the server closes during the load reconnects as a real client does (at most 3 attempts per
+socket, short backoff): `hello` with its participant token, epoch and the last log id it holds, then the
+server's replay (or a snapshot) counts as delivery. Submissions that had no answer yet are sent again with the
+same `cid` (the server answers a repeat with the same question); moderator actions that had none are counted
+as interrupted (their reply went with the socket).
 
 Control (JSON lines): the coordinator writes commands to stdin (`join`, `go`, `settle PATH`, `report PATH`,
 `quit`); the worker answers on stdout (`started`, `ready`, `sent`, `settled`, `done`).
@@ -41,6 +48,10 @@ from bench.stats import Histogram, log_id_key, self_cpu_us
 SUBPROTOCOL = Subprotocol("liveqa.v1")
 PUBLIC, MODERATOR, SCREEN, DRIVER = "public", "moderator", "screen", "driver"
 REPLIES = frozenset({"ack", "done", "error", "pong", "welcome", "resumed"})
+# Close codes after which a client does not reconnect by itself (docs/protocol.md, "Close codes").
+NO_RESUME = frozenset({1000, 1003, 1008, 1009, 4001, 4003, 4004, 4400})
+RESUME_ATTEMPTS = 3  # per socket, over the whole phase
+RESUME_BACKOFF_S = 0.25  # doubled on every attempt, with full jitter
 WORDS = (
     "access accountability agenda aid border budget ceasefire children civil climate community conflict council "
     "court data debt democracy development dialogue displacement drought education elections energy equality "
@@ -102,8 +113,11 @@ class Frame(msgspec.Struct):
     id: str = ""
     ref: str = ""
     cid: str = ""
+    qid: str = ""
     code: str = ""
     pid: str = ""
+    token: str = ""
+    epoch: str = ""
     votes: dict[str, int] | None = None
     queue: list[str] | None = None
     question: QuestionLite | None = None
@@ -137,14 +151,29 @@ class Sock:
         self.phase_frames = 0
         self.records: list[tuple[int, str, str]] = []  # (receive ns, log id, type) during the load phase
         self.last: tuple[int, int] = (-1, -1)
+        self.last_id = ""  # the newest log id applied, as the server wrote it (sent as `last_id` on resume)
         self.last_type = ""
         self.violations: list[str] = []
         self.tallies: dict[str, int] = {}
         self.baseline: dict[str, int] = {}
         self.queue: list[str] = []
         self.pid = ""
+        self.token = ""  # a participant's token from `welcome`: the same participant after a reconnect
+        self.epoch = ""
         self.close_code: int | None = None
         self.decode_errors = 0
+        # resuming after the server closed the socket during the load
+        self.reconnecting = False  # closed, a new connection not yet resumed: sends are skipped, not settled
+        self.resume_cause = ""  # the close code that started the current reconnection
+        self.resume_from: tuple[int, int] = (-1, -1)  # `last` when the socket closed
+        self.attempts = 0
+        self.reconnects: dict[str, int] = {}  # close code → resumed after it
+        self.resume_failures: dict[str, int] = {}  # close code → gave up after it
+        self.seen_before: set[tuple[str, str]] = set()  # (log id, type) received before the last reconnect
+        self.duplicates = 0  # frames received again after a resume (ignored)
+        self.snapshot_gaps: list[tuple[tuple[int, int], tuple[int, int]]] = []  # resumed by a snapshot: (from, to]
+        self.refs: set[str] = set()  # moderator action refs sent on this socket
+        self.cids: set[str] = set()  # submission cids sent on this socket
 
 
 class Worker:
@@ -170,6 +199,10 @@ class Worker:
         self.approvals: asyncio.Queue[str] = asyncio.Queue()
         self.approved: set[str] = set()
         self.sent_log: list[tuple[int, str, int, str, str]] = []  # with dump_frames: every action sent
+        self.vote_refusals: dict[str, int] = {}  # error replies to votes, by code (backpressure, not loss)
+        self.submissions: dict[str, dict[str, Any]] = {}  # cid → message, until answered (resent after a resume)
+        self.closing = False
+        self._tasks: set[asyncio.Task[Any]] = set()
         self.rng = random.Random(plan.worker)
         self._build()
 
@@ -203,25 +236,28 @@ class Worker:
             return f"{ws_base}/ws?role={role}"
         return f"{ws_base}/ws/e/{self.plan.slug}/{sock.role}"
 
+    async def _connect(self, sock: Sock, open_timeout: float) -> ClientConnection:
+        headers: dict[str, str] = {}
+        if sock.role == "moderator" and self.plan.protocol == "liveqa":
+            headers["Cookie"] = f"liveqa_session={self.plan.moderator_sids[sock.index]}"
+        return await connect(
+            self._url(sock),
+            origin=Origin(sock.target),
+            subprotocols=[SUBPROTOCOL],
+            additional_headers=headers,
+            compression=None,
+            open_timeout=open_timeout,
+            ping_interval=None,  # browsers don't ping; the server does, every 20 s
+            close_timeout=2,
+            max_queue=4096,
+            proxy=None,
+        )
+
     async def _join(self, sock: Sock, gate: asyncio.Semaphore) -> None:
         async with gate:
-            headers: dict[str, str] = {}
-            if sock.role == "moderator" and self.plan.protocol == "liveqa":
-                headers["Cookie"] = f"liveqa_session={self.plan.moderator_sids[sock.index]}"
             sock.start_ns = now()
             try:
-                sock.ws = await connect(
-                    self._url(sock),
-                    origin=Origin(sock.target),
-                    subprotocols=[SUBPROTOCOL],
-                    additional_headers=headers,
-                    compression=None,
-                    open_timeout=self.plan.join_timeout_s,
-                    ping_interval=None,  # browsers don't ping; the server does, every 20 s
-                    close_timeout=2,
-                    max_queue=4096,
-                    proxy=None,
-                )
+                sock.ws = await self._connect(sock, self.plan.join_timeout_s)
             except (OSError, TimeoutError, InvalidStatus, WebSocketException) as exc:
                 sock.join_error = type(exc).__name__
                 return
@@ -263,26 +299,96 @@ class Worker:
     # --- receiving --------------------------------------------------------------------------------------
 
     async def _read(self, sock: Sock) -> None:
-        ws = sock.ws
-        assert ws is not None
         try:
-            async for message in ws:
-                received = now()
+            while True:
+                ws = sock.ws
+                assert ws is not None
                 try:
-                    frame = _decode(message)
-                except msgspec.DecodeError:
-                    sock.decode_errors += 1
-                    continue
-                self._on_frame(sock, frame, received)
-        except ConnectionClosed:
-            pass
+                    async for message in ws:
+                        received = now()
+                        try:
+                            frame = _decode(message)
+                        except msgspec.DecodeError:
+                            sock.decode_errors += 1
+                            continue
+                        self._on_frame(sock, frame, received)
+                except ConnectionClosed:
+                    pass
+                if not await self._reconnect(sock, ws.close_code if ws.close_code is not None else 1006):
+                    return
         finally:
+            ws = sock.ws
+            assert ws is not None
             sock.close_code = ws.close_code if ws.close_code is not None else 1006
+            if sock.reconnecting:
+                sock.resume_failures[sock.resume_cause] = sock.resume_failures.get(sock.resume_cause, 0) + 1
+                sock.reconnecting = False
             sock.ready.set()  # whoever waits for it: it will not come now
+
+    async def _reconnect(self, sock: Sock, code: int) -> bool:
+        """After the server closed `sock` during the load: connect again and resume from the last id it holds, as
+        a real client does. True once a new connection is open and its `hello` sent (the reader goes on with it;
+        the `resumed` or `snapshot` that answers completes the resume); False to give up."""
+        if not self.phase or self.closing or self.plan.protocol != "liveqa" or code in NO_RESUME:
+            return False
+        if not sock.reconnecting:  # a new close, not a failed attempt of the current reconnection
+            sock.reconnecting = True
+            sock.resume_cause = str(code)
+            sock.resume_from = sock.last
+            # Replies to actions sent on the closed socket went with it. A submission is sent again after the
+            # resume (same cid: the server answers with the question it stored, if it did); a moderator action
+            # cannot be (a second move is another move): it is counted as interrupted, not unanswered.
+            for ref in sock.refs:
+                if self.pending_refs.pop(ref, None) is not None:
+                    self.counts["interrupted"] = self.counts.get("interrupted", 0) + 1
+            sock.refs.clear()
+        while sock.attempts < RESUME_ATTEMPTS and not self.closing:
+            sock.attempts += 1
+            await asyncio.sleep(self.rng.uniform(0, RESUME_BACKOFF_S * 2 ** (sock.attempts - 1)))
+            try:
+                ws = await self._connect(sock, self.plan.reply_timeout_s)
+            except (OSError, TimeoutError, InvalidStatus, WebSocketException):
+                continue
+            sock.ws = ws
+            sock.seen_before = {(log_id, kind) for _, log_id, kind in sock.records if log_id}
+            token = self.plan.screen_token if sock.role == "screen" else sock.token
+            hello = {"type": "hello", "v": 1, "token": token, "epoch": sock.epoch, "last_id": sock.last_id}
+            with contextlib.suppress(ConnectionClosed):
+                await ws.send(_encode(hello).decode())
+            return True
+        return False
+
+    def _resumed(self, sock: Sock, snapshot: tuple[int, int] | None) -> None:
+        """The server answered a resuming socket's `hello`: with a replay, or with a snapshot up to `snapshot`."""
+        cause = sock.resume_cause
+        sock.reconnects[cause] = sock.reconnects.get(cause, 0) + 1
+        sock.reconnecting = False
+        if snapshot is not None and snapshot > sock.resume_from:
+            sock.snapshot_gaps.append((sock.resume_from, snapshot))
+        for cid in [c for c in sock.cids if c in self.pending_cids and c in self.submissions]:
+            self.counts["submits_resent"] = self.counts.get("submits_resent", 0) + 1
+            task = asyncio.create_task(self._send(sock, self.submissions[cid]))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
 
     def _on_frame(self, sock: Sock, frame: Frame, received: int) -> None:
         sock.frames += 1
         kind = frame.type
+        if frame.id and kind not in REPLIES:
+            key = log_id_key(frame.id)
+            repeat = key == sock.last and kind == sock.last_type and not (kind == "snapshot" and sock.reconnecting)
+            if key < sock.last or repeat:
+                if (frame.id, kind) in sock.seen_before:
+                    # Received already, before the socket was resumed: a replay that overlaps, not a reorder.
+                    # Ignored (not a second delivery either).
+                    sock.duplicates += 1
+                    return
+                if len(sock.violations) < 5:
+                    sock.violations.append(f"{kind} {frame.id} after {sock.last_type} {sock.last[0]}-{sock.last[1]}")
+                else:
+                    sock.violations.append("")
+            else:
+                sock.last, sock.last_id, sock.last_type = key, frame.id, kind
         if self.phase:
             sock.phase_frames += 1
             sock.records.append((received, frame.id, kind))
@@ -295,20 +401,19 @@ class Worker:
                 self._on_error(frame)
             elif kind == "welcome":
                 sock.pid = frame.pid
-            elif kind == "resumed" and not sock.ready_ns:
-                sock.ready_ns = received
-                sock.ready.set()
+                sock.token = frame.token or sock.token
+                sock.epoch = frame.epoch or sock.epoch
+            elif kind == "resumed":
+                if sock.reconnecting:
+                    self._resumed(sock, None)
+                if not sock.ready_ns:
+                    sock.ready_ns = received
+                    sock.ready.set()
             return
-        if frame.id:
-            key = log_id_key(frame.id)
-            if key < sock.last or (key == sock.last and kind == sock.last_type):
-                if len(sock.violations) < 5:
-                    sock.violations.append(f"{kind} {frame.id} after {sock.last_type} {sock.last[0]}-{sock.last[1]}")
-                else:
-                    sock.violations.append("")
-            else:
-                sock.last, sock.last_type = key, kind
         if kind == "snapshot":
+            sock.epoch = frame.epoch or sock.epoch
+            if sock.reconnecting:
+                self._resumed(sock, log_id_key(frame.id) if frame.id else None)
             if frame.questions is not None:
                 sock.tallies = {q.id: q.votes for q in frame.questions}
             if frame.queue is not None:
@@ -333,6 +438,7 @@ class Worker:
 
     def _on_ack(self, frame: Frame, received: int) -> None:
         sent = self.pending_cids.pop(frame.cid, None)
+        self.submissions.pop(frame.cid, None)
         if sent is None:
             return
         self.counts["acked"] = self.counts.get("acked", 0) + 1
@@ -353,8 +459,13 @@ class Worker:
 
     def _on_error(self, frame: Frame) -> None:
         self.errors[frame.code] = self.errors.get(frame.code, 0) + 1
+        if not frame.cid and not frame.ref:
+            # A vote has neither: the server refused it (`unavailable` when Redis did not answer in time: it may
+            # still have been applied). The tallies are checked against Redis, so this is backpressure, not loss.
+            self.vote_refusals[frame.code] = self.vote_refusals.get(frame.code, 0) + 1
         if frame.cid:
             self.pending_cids.pop(frame.cid, None)
+            self.submissions.pop(frame.cid, None)
         if frame.ref:
             self.pending_refs.pop(frame.ref, None)
 
@@ -364,6 +475,14 @@ class Worker:
         if sock.ws is None or sock.close_code is not None:
             self.counts["send_skipped_closed"] = self.counts.get("send_skipped_closed", 0) + 1
             return False
+        if sock.reconnecting:
+            self.counts["send_skipped_reconnecting"] = self.counts.get("send_skipped_reconnecting", 0) + 1
+            return False
+        if ref := message.get("ref"):
+            sock.refs.add(ref)
+        if message.get("type") == "submit":
+            sock.cids.add(message["cid"])
+            self.submissions[message["cid"]] = message
         try:
             await sock.ws.send(_encode(message).decode())
             if self.plan.dump_frames:
@@ -521,8 +640,21 @@ class Worker:
 
     # --- settling and reporting ---------------------------------------------------------------------------
 
+    def _tallies_right(self, sock: Sock, votes_net: dict[str, int], truth: dict[str, int] | None) -> bool:
+        """Whether the socket shows the final tallies: the counts stored in Redis when the coordinator could read
+        them, else its tallies before the load plus the votes sent (right only when no vote was refused)."""
+        if self.plan.protocol != "liveqa" or sock.audience not in (PUBLIC, MODERATOR):
+            return True
+        if truth is not None:
+            return all(sock.tallies.get(q, 0) == n for q, n in truth.items())
+        return all(sock.tallies.get(q, 0) == sock.baseline.get(q, 0) + n for q, n in votes_net.items())
+
     async def settle(
-        self, expected: dict[str, list[str]], votes_net: dict[str, int], within_s: float
+        self,
+        expected: dict[str, list[str]],
+        votes_net: dict[str, int],
+        within_s: float,
+        truth: dict[str, int] | None = None,
     ) -> dict[str, Any]:
         """Wait until every open socket has the newest acknowledged id of its audience and the final tallies."""
         targets = {aud: max((log_id_key(i) for i in ids), default=(-1, -1)) for aud, ids in expected.items()}
@@ -532,11 +664,9 @@ class Worker:
         def settled(sock: Sock) -> bool:
             if sock.close_code is not None or sock.ws is None:
                 return True  # it will be reported as closed; nothing more will come
-            if sock.last < targets.get(sock.audience, (-1, -1)):
+            if sock.reconnecting or sock.last < targets.get(sock.audience, (-1, -1)):
                 return False
-            if votes_net and self.plan.protocol == "liveqa" and sock.audience in (PUBLIC, MODERATOR):
-                return all(sock.tallies.get(q, 0) == sock.baseline.get(q, 0) + n for q, n in votes_net.items())
-            return True
+            return self._tallies_right(sock, votes_net, truth)
 
         waiting = [s for s in self.sockets if not settled(s)]
         while waiting and now() < deadline:
@@ -545,7 +675,11 @@ class Worker:
         return {"unsettled": len(waiting), "settle_ns": now() - started}
 
     def report(
-        self, expected: dict[str, list[str]], sends: dict[str, list[Any]], votes_net: dict[str, int]
+        self,
+        expected: dict[str, list[str]],
+        sends: dict[str, list[Any]],
+        votes_net: dict[str, int],
+        truth: dict[str, int] | None = None,
     ) -> dict[str, Any]:
         expected_sets = {aud: set(ids) for aud, ids in expected.items()}
         latency: dict[str, Histogram] = {}
@@ -554,6 +688,10 @@ class Worker:
         missing_examples: list[str] = []
         tally_mismatch = 0
         closed: dict[str, int] = {}
+        reconnects: dict[str, int] = {}
+        resume_failures: dict[str, int] = {}
+        duplicates = 0
+        covered = 0
         violations = 0
         violation_examples: list[str] = []
         decode_errors = 0
@@ -572,20 +710,24 @@ class Worker:
                     latency.setdefault(key, Histogram()).add(received - int(send[0]))
             want = expected_sets.get(sock.audience, set())
             lost = want - seen
+            if lost and sock.snapshot_gaps:
+                # Resumed by a snapshot (screens always are): what it covers arrived as state, not as frames.
+                skipped = {i for i in lost if any(a < log_id_key(i) <= b for a, b in sock.snapshot_gaps)}
+                covered += len(skipped)
+                lost -= skipped
             if lost and sock.ws is not None:
                 missing += len(lost)
                 if len(missing_examples) < 5:
                     missing_examples.append(f"{sock.role}#{sock.index}: {len(lost)} ids, e.g. {min(lost)}")
-            if (
-                votes_net
-                and self.plan.protocol == "liveqa"
-                and sock.audience in (PUBLIC, MODERATOR)
-                and sock.ws is not None
-                and any(sock.tallies.get(q, 0) != sock.baseline.get(q, 0) + n for q, n in votes_net.items())
-            ):
+            if (truth or votes_net) and sock.ws is not None and not self._tallies_right(sock, votes_net, truth):
                 tally_mismatch += 1
             if sock.close_code is not None:
                 closed[str(sock.close_code)] = closed.get(str(sock.close_code), 0) + 1
+            for code, n in sock.reconnects.items():
+                reconnects[code] = reconnects.get(code, 0) + n
+            for code, n in sock.resume_failures.items():
+                resume_failures[code] = resume_failures.get(code, 0) + n
+            duplicates += sock.duplicates
             violations += len(sock.violations)
             violation_examples.extend(f"{sock.role}#{sock.index}: {v}" for v in sock.violations if v)
             decode_errors += sock.decode_errors
@@ -605,6 +747,11 @@ class Worker:
             "missing_examples": missing_examples,
             "tally_mismatches": tally_mismatch,
             "closed": closed,
+            "reconnects": reconnects,
+            "resume_failures": resume_failures,
+            "duplicates": duplicates,
+            "covered_by_snapshot": covered,
+            "vote_refusals": self.vote_refusals,
             "order_violations": violations,
             "order_examples": violation_examples[:5],
             "decode_errors": decode_errors,
@@ -628,6 +775,8 @@ class Worker:
         return result
 
     async def close(self) -> None:
+        self.closing = True  # no reconnecting now
+
         async def one(sock: Sock) -> None:
             if sock.ws is not None:
                 with contextlib.suppress(Exception):
@@ -685,12 +834,15 @@ async def main(plan_path: str) -> None:
                     emit("sent", path=path)
                 case "settle":
                     settle_info = json.loads(await asyncio.to_thread(Path(command["path"]).read_text))
-                    emit(
-                        "settled",
-                        **await worker.settle(settle_info["expected"], settle_info["votes_net"], command["timeout"]),
+                    settling = worker.settle(
+                        settle_info["expected"], settle_info["votes_net"], command["timeout"], settle_info.get("truth")
                     )
+                    emit("settled", **await settling)
                 case "report":
-                    report = worker.report(settle_info["expected"], settle_info["sends"], settle_info["votes_net"])
+                    truth = command.get("truth", settle_info.get("truth"))  # read again after settling
+                    report = worker.report(
+                        settle_info["expected"], settle_info["sends"], settle_info["votes_net"], truth
+                    )
                     await asyncio.to_thread(Path(command["path"]).write_text, json.dumps(report))
                     emit("done", path=command["path"])
                 case "quit":

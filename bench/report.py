@@ -38,17 +38,36 @@ def _value(value: Any, unit: str) -> str:
 
 def _checks(phase: dict[str, Any]) -> str:
     checks = phase["checks"]
+    against = {"redis": " (against Redis)", "votes_sent": " (against the votes sent)"}
     parts = [
         f"missing {checks['frames_missing']}",
         f"reordered {checks['order_violations']}",
-        f"tallies wrong {checks['tally_mismatches']}",
+        f"tallies wrong {checks['tally_mismatches']}{against.get(checks.get('tallies_checked_against') or '', '')}",
         f"closed {sum(checks['sockets_closed'].values())}",
         f"unanswered {checks['unanswered_actions']}",
     ]
     if checks["join_failures"]:
         parts.append(f"join failures {checks['join_failures']}")
-    if checks["error_replies"]:
-        parts.append(f"errors {checks['error_replies']}")
+    # Not losses: the server refusing votes under load, sockets it closed that resumed, and what went with them.
+    refused: dict[str, int] = checks.get("votes_refused") or {}
+    if refused:
+        parts.append(f"votes refused {refused}")
+    other = {code: n - refused.get(code, 0) for code, n in checks["error_replies"].items() if n > refused.get(code, 0)}
+    if other:
+        parts.append(f"errors {other}" if not refused else f"other errors {other}")
+    if checks.get("reconnects"):
+        parts.append(f"resumed after close {checks['reconnects']}")
+    if checks.get("resume_failures"):
+        parts.append(f"could not resume {checks['resume_failures']}")
+    for key, label in (
+        ("interrupted_actions", "actions interrupted by a close"),
+        ("covered_by_snapshot", "ids covered by a resume snapshot"),
+        ("duplicates_after_resume", "frames replayed twice"),
+    ):
+        if checks.get(key):
+            parts.append(f"{label} {checks[key]}")
+    if checks.get("tally_truth_moved_after_settling"):
+        parts.append("stored tallies moved after settling")
     return ", ".join(parts)
 
 

@@ -8,6 +8,7 @@ and that every ratio to a floor was computed; never how fast anything was.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import subprocess
 import sys
@@ -15,6 +16,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from websockets.asyncio.server import ServerConnection, serve
+from websockets.typing import Subprotocol
 
 from bench.loadgen import Frame, Plan, QuestionLite, Sock, Worker
 from bench.stats import Histogram
@@ -178,3 +181,80 @@ def test_histogram_quantiles_are_within_one_percent() -> None:
     merged = Histogram.from_json(histogram.to_json())
     merged.merge(histogram)
     assert merged.count == 2000 and merged.quantile_us(0.5) == p50
+
+
+def test_report_checks_tallies_against_the_stored_counts_and_counts_refused_votes() -> None:
+    """A vote the server refused (`unavailable`) may or may not have been applied: the stored count is the truth."""
+    worker = _worker()
+    sock = worker.participants[0]
+    sock.ws = object()  # type: ignore[assignment]
+    _deliver(worker, sock, Frame("snapshot", id="1-0", questions=[QuestionLite(id="7", votes=2)], queue=["7"]))
+    sock.baseline = dict(sock.tallies)
+    worker.phase = True
+    _deliver(worker, sock, Frame("votes", id="3-0", votes={"7": 3}), Frame("error", code="unavailable", qid="7"))
+    assert worker._tallies_right(sock, {"7": 2}, {"7": 3})  # 2 votes sent, 1 refused but applied: Redis says 3
+    report = worker.report({}, {}, {"7": 2}, {"7": 3})
+    assert report["tally_mismatches"] == 0
+    assert report["vote_refusals"] == {"unavailable": 1}
+    assert worker.report({}, {}, {"7": 2}, {"7": 4})["tally_mismatches"] == 1  # the socket never got the last one
+    assert worker.report({}, {}, {"7": 2})["tally_mismatches"] == 1  # no truth: the votes sent (2 + 2 ≠ 3)
+
+
+@pytest.mark.parametrize("resumable", [True, False])
+async def test_a_socket_the_server_closes_mid_load_resumes_from_its_last_id(resumable: bool) -> None:
+    """A made-up server closes the participant's socket (1011, as a keepalive timeout does) after five of ten
+    updates. Resumed from its last id, the replay counts as delivery; the one frame replayed twice is ignored, not
+    a reorder; the participant keeps its token. If every reconnection is refused, the rest counts as missing."""
+    log = [f"{100 + i}-0" for i in range(10)]
+    go = asyncio.Event()
+    hellos: list[dict[str, Any]] = []
+
+    def update(log_id: str) -> str:
+        return json.dumps({"type": "update", "id": log_id, "queue": ["7"]})
+
+    async def handler(ws: ServerConnection) -> None:
+        hello = json.loads(await ws.recv())
+        hellos.append(hello)
+        if hello.get("last_id") and not resumable:
+            await ws.close(1011, "keepalive ping timeout")
+            return
+        welcome = {"type": "welcome", "role": "participant", "epoch": "e1", "pid": "p1", "token": "t" * 20}
+        await ws.send(json.dumps(welcome))
+        if not hello.get("last_id"):
+            questions = [{"id": "7", "status": "approved", "votes": 0}]
+            await ws.send(json.dumps({"type": "snapshot", "id": "1-0", "epoch": "e1", "questions": questions}))
+            await go.wait()
+            for log_id in log[:5]:
+                await ws.send(update(log_id))
+            await ws.close(1011, "keepalive ping timeout")
+            return
+        await ws.send(json.dumps({"type": "resumed", "from_id": hello["last_id"]}))
+        # Replay from the last id itself (one frame too many), then the rest and a tally.
+        for log_id in [i for i in log if i >= hello["last_id"]]:
+            await ws.send(update(log_id))
+        await ws.send(json.dumps({"type": "votes", "id": "200-0", "votes": {"7": 4}}))
+        await ws.wait_closed()
+
+    async with serve(handler, "127.0.0.1", 0, subprotocols=[Subprotocol("liveqa.v1")]) as server:
+        port = server.sockets[0].getsockname()[1]
+        worker = Worker(Plan(targets=[f"http://127.0.0.1:{port}"], slug="x", participants=1, reply_timeout_s=5))
+        try:
+            assert (await worker.join_all())["joined"] == 1
+            worker.phase = True
+            go.set()
+            expected = {"public": log}
+            sends = {log_id: [0, "move", ["public"]] for log_id in log}
+            await worker.settle(expected, {}, 6.0, {"7": 4})
+            report = worker.report(expected, sends, {}, {"7": 4})
+        finally:
+            await worker.close()
+    if resumable:
+        assert report["reconnects"] == {"1011": 1} and not report["closed"], report
+        assert report["missing"] == 0 and report["order_violations"] == 0 and report["duplicates"] == 1, report
+        assert report["tally_mismatches"] == 0
+        assert Histogram.from_json(report["latency"]["public/move"]).count == len(log)  # the duplicate is no delivery
+        assert hellos[1] == {"type": "hello", "v": 1, "token": "t" * 20, "epoch": "e1", "last_id": log[4]}
+    else:
+        assert len(hellos) == 4  # the first connection and 3 attempts
+        assert report["resume_failures"] == {"1011": 1} and report["closed"] == {"1011": 1}, report
+        assert report["missing"] == 5 and report["tally_mismatches"] == 1, report
