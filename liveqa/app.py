@@ -55,8 +55,11 @@ def create_app(settings: Settings | None = None) -> Starlette:
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         client = connect(settings.redis_url)
-        # One blocking XREAD per active event: a pool of its own, never waited for.
-        reader = connect(settings.redis_url, timeout=BLOCK_MS / 1000 + 5, max_connections=10_000, blocking=False)
+        # One blocking XREAD per active event: a pool of its own, never waited for, and never retried silently (a
+        # lost connection makes the hub check whether Redis came back without the event).
+        reader = connect(
+            settings.redis_url, timeout=BLOCK_MS / 1000 + 5, max_connections=10_000, blocking=False, retry=False
+        )
         store = RedisStore(client, log_maxlen=settings.log_maxlen)
         try:
             await migrations.check(store)

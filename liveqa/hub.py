@@ -9,7 +9,6 @@ import contextlib
 import logging
 from collections import defaultdict
 
-from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from liveqa import metrics, protocol as p, tasks, views
@@ -18,6 +17,7 @@ from liveqa.domain.errors import Rejected
 from liveqa.domain.state import EventState, LogEntry, log_id_key
 from liveqa.grouping import Grouping
 from liveqa.store import RedisStore, keys
+from liveqa.store.redis import Client
 from liveqa.views import Audience
 
 logger = logging.getLogger(__name__)
@@ -36,7 +36,7 @@ PRESENCE_TTL_MS = 60_000
 class EventFeed:
     """The live view of one event in this process."""
 
-    def __init__(self, slug: str, store: RedisStore, reader: Redis, *, grouping: bool = True) -> None:
+    def __init__(self, slug: str, store: RedisStore, reader: Client, *, grouping: bool = True) -> None:
         self.slug = slug
         self._store = store
         self._reader = reader
@@ -317,7 +317,7 @@ class EventFeed:
 class Hub:
     """Every active event's feed in this process, started on first use and stopped when idle."""
 
-    def __init__(self, store: RedisStore, reader: Redis, *, grouping: bool = True) -> None:
+    def __init__(self, store: RedisStore, reader: Client, *, grouping: bool = True) -> None:
         self._store = store
         self._reader = reader
         self._grouping = grouping

@@ -13,14 +13,13 @@ from typing import Any
 import msgspec
 import pytest
 import uvicorn
-from redis.asyncio import Redis
 
 from liveqa import operations
 from liveqa.app import create_app
 from liveqa.embedded import free_port
 from liveqa.settings import Settings
 from liveqa.store import RedisStore
-from liveqa.store.redis import connect
+from liveqa.store.redis import Client, connect
 from tests.helpers import EventFixture, close_all
 from tests.processes import ServerProcess
 from tests.redis_server import RedisProcess
@@ -48,14 +47,14 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 @pytest.fixture
-async def redis_client(redis_url: str) -> AsyncIterator[Redis]:
+async def redis_client(redis_url: str) -> AsyncIterator[Client]:
     client = connect(redis_url)
     yield client
     await client.aclose()
 
 
 @pytest.fixture
-async def store(redis_client: Redis) -> RedisStore:
+async def store(redis_client: Client) -> RedisStore:
     return RedisStore(redis_client)
 
 

@@ -23,8 +23,10 @@ def organisations() -> str:
 
 
 def organisations_version() -> str:
-    """Counter bumped by every change of the directory: processes reload their copy when it moves."""
-    return f"{PREFIX}:orgs:version"
+    """Counter bumped by every change of the directory: processes reload their copy when it moves. Its hash tag
+    puts it in the directory's slot (a key without braces hashes whole), so both change in one transaction on
+    Redis Cluster too."""
+    return f"{PREFIX}:orgs:{{{organisations()}}}:version"
 
 
 def webhooked() -> str:

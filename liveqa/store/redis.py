@@ -11,7 +11,8 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import msgspec
-from redis.asyncio import BlockingConnectionPool, ConnectionPool, Redis
+from redis.asyncio import BlockingConnectionPool, ConnectionPool, Redis, RedisCluster
+from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialWithJitterBackoff
 from redis.exceptions import (
     BusyLoadingError,
@@ -21,7 +22,6 @@ from redis.exceptions import (
     ResponseError,
     TimeoutError as RedisTimeoutError,
 )
-from redis.retry import Retry
 
 from liveqa import metrics
 from liveqa.domain import errors
@@ -59,30 +59,61 @@ _NOT_RESTORED = frozenset({"epoch", "screen", "moderators", "created", "schema"}
 SESSION_IDLE_S = 30 * 60
 TRANSFER_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I/L
 SESSION_ABSOLUTE_MS = 12 * 3600 * 1000
+CLUSTER_CONNECTIONS = 1024
 
 
-def connect(url: str, *, timeout: float | None = 1.0, max_connections: int = 64, blocking: bool = True) -> Redis:
+Client = Redis | RedisCluster
+"""A client of one Redis or of a Redis Cluster: the store uses only what both offer (one-slot scripts and
+transactions; every key of an event shares the hash tag {slug})."""
+
+# A URL with one of these schemes names one node of a Redis Cluster (`redis+cluster://host:7000`); the client
+# discovers the others.
+CLUSTER_SCHEMES = {"redis+cluster": "redis", "rediss+cluster": "rediss"}
+
+
+def is_cluster_url(url: str) -> bool:
+    return url.partition("://")[0] in CLUSTER_SCHEMES
+
+
+def connect(
+    url: str, *, timeout: float | None = 1.0, max_connections: int = 64, blocking: bool = True, retry: bool = True
+) -> Client:
     """A client for `url`. Commands time out after `timeout` seconds, so a client hears `unavailable` quickly when
     Redis is frozen; a lost connection is retried once (every script is safe to run twice: submissions carry
     their client id, other rules refuse a repeat). A timed-out command may still run later, which is why
-    submissions are idempotent.
+    submissions are idempotent. Without `retry`, a lost connection is reported at once: the hub's log reader
+    needs to know, because Redis may have come back without its data.
 
     With `blocking`, at most `max_connections` commands are in flight and the rest wait (up to `timeout`) for a
     connection instead of failing: a burst of a thousand votes queues here rather than erroring.
+
+    A `redis+cluster://` (or `rediss+cluster://`) URL gives a Redis Cluster client, which opens connections to
+    each master as needed, up to `CLUSTER_CONNECTIONS` per master (redis-py's cluster client has no waiting
+    pool), and follows MOVED and ASK replies when slots move.
     """
     options: dict[str, Any] = {
         "decode_responses": True,
         "socket_timeout": timeout,
         "socket_connect_timeout": 1.0,
         "health_check_interval": 5,
-        "retry": Retry(ExponentialWithJitterBackoff(cap=0.2, base=0.05), 1),
-        "retry_on_error": [RedisConnectionError],
-        "max_connections": max_connections,
+        # Only a lost connection is retried: a timeout is not (it would double the wait of a frozen Redis).
+        "retry": Retry(
+            ExponentialWithJitterBackoff(cap=0.2, base=0.05),
+            1 if retry else 0,
+            supported_errors=(RedisConnectionError,),
+        ),
     }
+    scheme, _, rest = url.partition("://")
+    if scheme in CLUSTER_SCHEMES:
+        return RedisCluster.from_url(
+            f"{CLUSTER_SCHEMES[scheme]}://{rest}", max_connections=max(max_connections, CLUSTER_CONNECTIONS), **options
+        )
     if blocking:
-        pool: ConnectionPool = BlockingConnectionPool.from_url(url, timeout=timeout, **options)
+        pool: ConnectionPool = BlockingConnectionPool.from_url(
+            url, timeout=timeout, max_connections=max_connections, **options
+        )
     else:
-        pool = ConnectionPool.from_url(url, **options)
+        pool = ConnectionPool.from_url(url, max_connections=max_connections, **options)
     client = Redis(connection_pool=pool)
     client.auto_close_connection_pool = True  # aclose() closes the pool too
     return client
@@ -143,7 +174,7 @@ def parse_entry(log_id: str, fields: dict[str, str]) -> LogEntry:
 class RedisStore:
     """The event data in Redis. One instance per process, shared by every connection."""
 
-    def __init__(self, client: Redis, *, log_maxlen: int = 100_000) -> None:
+    def __init__(self, client: Client, *, log_maxlen: int = 100_000) -> None:
         self.client = client
         self._scripts = Scripts(client)
         self._maxlen = str(log_maxlen)
@@ -315,7 +346,7 @@ class RedisStore:
             state.announcements = msgspec.json.decode(fields["announcements"], type=list[Announcement])
         return state
 
-    async def read_log(self, reader: Redis, slug: str, after: str, *, block_ms: int, count: int) -> list[LogEntry]:
+    async def read_log(self, reader: Client, slug: str, after: str, *, block_ms: int, count: int) -> list[LogEntry]:
         """Entries after `after`, waiting up to block_ms for the first one. `reader` is a dedicated client."""
         reply: Any = await reader.xread({keys.log(slug): after}, block=block_ms, count=count)
         if not reply:

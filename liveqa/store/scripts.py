@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from importlib.resources import files
+from typing import TYPE_CHECKING
 
-from redis.asyncio import Redis
 from redis.commands.core import AsyncScript
+
+if TYPE_CHECKING:
+    from liveqa.store.redis import Client
 
 NAMES = (
     "create_event",
@@ -42,7 +45,7 @@ def source(name: str) -> str:
 class Scripts:
     """Every script registered on one client; each runs by EVALSHA and reloads itself after NOSCRIPT."""
 
-    def __init__(self, client: Redis) -> None:
+    def __init__(self, client: Client) -> None:
         self._scripts = {name: client.register_script(source(name)) for name in NAMES}
 
     def __getitem__(self, name: str) -> AsyncScript:

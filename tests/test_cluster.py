@@ -1,0 +1,156 @@
+"""LiveQA on a Redis Cluster (issue 6): a local 3-master cluster of real redis-server processes, LiveQA given a
+`redis+cluster://` URL naming one node, and every event put on a slot another node serves, so each command
+must be routed (or follow a MOVED reply) to the right master."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from redis.crc import key_slot
+
+from bench.common import RedisNode, start_cluster
+from liveqa import backup, operations
+from liveqa.domain.organisations import Organisation
+from liveqa.domain.rules import Action
+from liveqa.store import RedisStore, keys
+from liveqa.store.redis import connect, is_cluster_url
+from tests.conftest import MODERATOR_PASSWORD
+from tests.helpers import Client, EventFixture, moderator
+from tests.processes import ServerProcess
+
+MASTERS = 3
+
+
+@pytest.fixture
+async def cluster(tmp_path: Path) -> AsyncIterator[list[RedisNode]]:
+    nodes = await start_cluster(tmp_path / "cluster", masters=MASTERS, persistence="none")
+    try:
+        yield nodes
+    finally:
+        for node in nodes:
+            await node.managed.stop()
+
+
+def cluster_url(node: RedisNode) -> str:
+    return f"redis+cluster://127.0.0.1:{node.port}"
+
+
+def slug_on_node(node: int, prefix: str = "c") -> str:
+    """A fresh slug whose keys live on the given master (start_cluster splits the slots evenly, in order)."""
+    slots = range(node * 16384 // MASTERS, (node + 1) * 16384 // MASTERS)
+    while True:
+        slug = f"{prefix}-{secrets.token_hex(4)}"
+        if key_slot(keys.meta(slug).encode()) in slots:
+            return slug
+
+
+@pytest.fixture
+async def store(cluster: list[RedisNode]) -> AsyncIterator[RedisStore]:
+    client = connect(cluster_url(cluster[0]))
+    try:
+        yield RedisStore(client)
+    finally:
+        await client.aclose()
+
+
+def test_cluster_urls_are_told_apart() -> None:
+    assert is_cluster_url("redis+cluster://10.0.0.5:7000")
+    assert is_cluster_url("rediss+cluster://user:pw@redis.example.org:7000")
+    assert not is_cluster_url("redis://127.0.0.1:6379/0")
+    assert not is_cluster_url("rediss://redis.example.org")
+
+
+async def test_every_key_of_an_event_is_on_one_master(cluster: list[RedisNode], store: RedisStore) -> None:
+    """An event with questions, votes, a group, a queue and a screen: all of its keys on the master its slot
+    names, none on the others; the directory (outside any event) works too; a backup restores as another event
+    on another master; deleting the event removes every key of it, wherever it lives."""
+    slug = slug_on_node(2)
+    await operations.create_event(store, slug, "Cluster dialogue", password=MODERATOR_PASSWORD)
+    author, shown, rate = ("A", "Org", "KE"), (True, True, True), (0, 1.0)
+    first, *_ = await store.submit(
+        slug, "p1", "c1", "What will the Council do about the drought?", author, shown, rate=rate
+    )
+    await store.submit(slug, "p2", "c2", "Will the Council act on the drought?", author, shown, rate=rate)
+    await store.transition(slug, first, Action.APPROVE, by="Mod")
+    await store.vote(slug, "p3", first, up=True, rate=(0, 1.0))
+    await store.show(slug, first)
+    await store.put_organisations([Organisation(id="o1", name="Oxfam")], replace=True)
+    assert (await store.organisations())[1][0].name == "Oxfam"
+
+    state = await store.load_state(slug)
+    assert state.queue == [first] and state.screen == first
+    assert state.questions[first].votes == 1
+    assert [entry.id for entry in await store.range_log(slug, "0-0", count=100)][-1] == state.head
+
+    counts = []
+    for node in cluster:
+        client = connect(node.url)
+        try:
+            counts.append(len([key async for key in client.scan_iter(match=keys.event_keys_pattern(slug))]))
+        finally:
+            await client.aclose()
+    assert counts[0] == counts[1] == 0 and counts[2] > 5
+
+    lines = [line async for line in backup.dump(store, [slug])]
+    assert len(lines) == counts[2] + 1  # a header, then one line per key
+    assert await store.delete_event(slug) == counts[2]
+    assert slug not in await store.event_slugs()
+    assert await backup.restore(store, lines) == [slug]
+    restored = await store.load_state(slug)
+    assert (restored.queue, restored.head, restored.questions.keys()) == (
+        state.queue,
+        state.head,
+        state.questions.keys(),
+    )
+    await store.delete_event(slug)
+
+
+async def test_two_processes_on_a_cluster_run_the_live_loop(cluster: list[RedisNode], tmp_path: Path) -> None:
+    """Two `liveqa serve` processes given the cluster URL of a master the event is not on: a question sent on one
+    reaches a moderator on the other; approval, votes, the screen and grouping of a repeat work; a participant
+    resuming after the processes' restart misses nothing."""
+    url = cluster_url(cluster[0])
+    slug = slug_on_node(1)
+    client = connect(url)
+    try:
+        token = await operations.create_event(RedisStore(client), slug, "Cluster", password=MODERATOR_PASSWORD)
+    finally:
+        await client.aclose()
+    event = EventFixture(slug=slug, screen_token=token, password=MODERATOR_PASSWORD)
+    a = ServerProcess(url, tmp_path / "a.log").start()
+    b = ServerProcess(url, tmp_path / "b.log").start()
+    try:
+        asker = await Client.open(a.url, slug)
+        mod = await moderator(b.url, event)
+        screen = await Client.open(b.url, slug, "screen", token=token)
+        qid = (await asker.submit("How will the Council protect civilians in the Sahel?"))["qid"]
+        await mod.expect("update", question__id=qid, question__status="pending")
+        await mod.act("approve", qid=qid)
+        await asker.expect("update", question__id=qid, question__status="approved")
+        await mod.act("show", qid=qid)
+        assert (await screen.expect("screen"))["question"]["id"] == qid
+        voter = await Client.open(a.url, slug)
+        await voter.send("upvote", qid=qid)
+        assert (await mod.expect("votes"))["votes"] == {qid: 1}
+        # The same text again is grouped with the first by the event's one grouping step (a lease on the cluster).
+        again = await Client.open(b.url, slug)
+        repeat = (await again.submit("How will the Council protect civilians in the Sahel?"))["qid"]
+        merged = await mod.expect("update", question__id=repeat, question__group=qid)
+        assert merged["question"]["group"] == qid
+
+        a.stop()
+        later = (await again.submit("What is the timeline for the Sahel mission's renewal?"))["qid"]
+        a.start()
+        back = await Client.open(a.url, slug, token=asker.token, epoch=asker.epoch, last_id=asker.last_id)
+        assert (await back.recv())["type"] == "resumed"
+        frames = await back.drain(0.5)
+        assert later not in {f.get("question", {}).get("id") for f in frames}  # pending: not public
+        fresh = await moderator(a.url, event)
+        snapshot = next(f for f in fresh.frames if f["type"] == "snapshot")
+        assert {qid, repeat, later} <= {q["id"] for q in snapshot["questions"]}
+    finally:
+        a.stop()
+        b.stop()
