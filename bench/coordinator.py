@@ -417,6 +417,14 @@ def _merge(
         # error replies to votes, by code: the server refusing under load (backpressure), not a loss; they are
         # among error_replies too
         "votes_refused": merge_counts(r.get("vote_refusals", {}) for r in reports),
+        # error replies to submissions that the load generator sent again, as the participant page does
+        # (`rate_limited`, `unavailable`: same cid, after `retry_after_ms`), by code; also among error_replies.
+        # Resends are counted in submits_retried; the submissions still refused after the last of 5 resends,
+        # or whose next resend would have come too late, in submissions_given_up: backpressure the person saw
+        # as a failure, reported, not a loss of the harness's checks
+        "submits_refused": merge_counts(r.get("submit_refusals", {}) for r in reports),
+        "submits_retried": sum(r["counts"].get("submits_retried", 0) for r in reports),
+        "submissions_given_up": sum(r["counts"].get("submits_given_up", 0) for r in reports),
         "sockets_closed": merge_counts(r["closed"] for r in reports),
         # sockets the server closed during the load that reconnected and resumed (by close code), and those that
         # gave up after 3 attempts (these are also in sockets_closed)

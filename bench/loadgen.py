@@ -18,6 +18,14 @@ server's replay (or a snapshot) counts as delivery. Submissions that had no answ
 same `cid` (the server answers a repeat with the same question); moderator actions that had none are counted
 as interrupted (their reply went with the socket).
 
+A submission the server refuses with `rate_limited` or `unavailable` is sent again, as the participant page does
+(static/participant.js, its outbox): the same message (same `cid`, same text) after the reply's `retry_after_ms`
+(1000 ms without it), at most 5 times, and only while the load's time allows (the resend must go out at least
+half of `reply_timeout_s` before the worker stops waiting for replies). Its ack latency, and the latency of its
+frames, count from the first send: what the person experiences. A submission still refused after its last
+attempt, or whose next attempt would come too late, is given up (`submits_given_up`), neither unanswered nor
+an error of another kind. Votes are not sent again (the page shows the error; the person may click again).
+
 Control (JSON lines): the coordinator writes commands to stdin (`join`, `go`, `settle PATH`, `report PATH`,
 `quit`); the worker answers on stdout (`started`, `ready`, `sent`, `settled`, `done`).
 
@@ -52,6 +60,10 @@ REPLIES = frozenset({"ack", "done", "error", "pong", "welcome", "resumed"})
 NO_RESUME = frozenset({1000, 1003, 1008, 1009, 4001, 4003, 4004, 4400})
 RESUME_ATTEMPTS = 3  # per socket, over the whole phase
 RESUME_BACKOFF_S = 0.25  # doubled on every attempt, with full jitter
+# Error codes after which the participant page sends a submission again with the same cid (static/participant.js).
+RETRY_CODES = frozenset({"rate_limited", "unavailable"})
+SUBMIT_RETRIES = 5  # resends per submission after such an error
+RETRY_AFTER_MS = 1000.0  # when the error does not say (`retry_after_ms`)
 WORDS = (
     "access accountability agenda aid border budget ceasefire children civil climate community conflict council "
     "court data debt democracy development dialogue displacement drought education elections energy equality "
@@ -115,6 +127,7 @@ class Frame(msgspec.Struct):
     cid: str = ""
     qid: str = ""
     code: str = ""
+    retry_after_ms: float = 0.0
     pid: str = ""
     token: str = ""
     epoch: str = ""
@@ -201,6 +214,12 @@ class Worker:
         self.sent_log: list[tuple[int, str, int, str, str]] = []  # with dump_frames: every action sent
         self.vote_refusals: dict[str, int] = {}  # error replies to votes, by code (backpressure, not loss)
         self.submissions: dict[str, dict[str, Any]] = {}  # cid → message, until answered (resent after a resume)
+        self.submitted_on: dict[str, Sock] = {}  # cid → the socket it was sent on
+        # refused attempts of submissions, by code (each one resent or given up)
+        self.submit_refusals: dict[str, int] = {}
+        self.retried: dict[str, int] = {}  # cid → resends after a refusal so far
+        self.retrying: dict[str, asyncio.Task[None]] = {}  # cid → its resend, waiting for `retry_after_ms`
+        self.resend_until = 0  # ns: no resend after a refusal is sent later than this (0: none)
         self.closing = False
         self._tasks: set[asyncio.Task[Any]] = set()
         self.rng = random.Random(plan.worker)
@@ -464,10 +483,52 @@ class Worker:
             # still have been applied). The tallies are checked against Redis, so this is backpressure, not loss.
             self.vote_refusals[frame.code] = self.vote_refusals.get(frame.code, 0) + 1
         if frame.cid:
-            self.pending_cids.pop(frame.cid, None)
-            self.submissions.pop(frame.cid, None)
+            if frame.code in RETRY_CODES and self.plan.protocol == "liveqa" and frame.cid in self.pending_cids:
+                # Backpressure: sent again with the same cid, as the page does (it stays pending meanwhile).
+                self.submit_refusals[frame.code] = self.submit_refusals.get(frame.code, 0) + 1
+                self._retry_later(frame.cid, frame.retry_after_ms or RETRY_AFTER_MS)
+            else:
+                self.pending_cids.pop(frame.cid, None)
+                self.submissions.pop(frame.cid, None)
         if frame.ref:
             self.pending_refs.pop(frame.ref, None)
+
+    def _retry_later(self, cid: str, after_ms: float) -> None:
+        """Resend a refused submission after `after_ms`, or give it up (no attempts or no time left)."""
+        if cid in self.retrying:
+            return  # a resend is already waiting (two answers to one submission: a resume sent it again too)
+        sock = self.submitted_on.get(cid)
+        delay_ns = int(after_ms * 1e6)
+        if sock is None or cid not in self.submissions or self.retried.get(cid, 0) >= SUBMIT_RETRIES:
+            self._give_up(cid)
+        elif now() + delay_ns > self.resend_until:
+            self._give_up(cid)
+        else:
+            task = asyncio.create_task(self._resend(sock, cid, delay_ns))
+            self.retrying[cid] = task
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _resend(self, sock: Sock, cid: str, delay_ns: int) -> None:
+        await asyncio.sleep(delay_ns / 1e9)
+        self.retrying.pop(cid, None)
+        message = self.submissions.get(cid)
+        if cid not in self.pending_cids or message is None:
+            return  # answered meanwhile (a resume sent it again)
+        if now() > self.resend_until:
+            self._give_up(cid)
+            return
+        self.retried[cid] = self.retried.get(cid, 0) + 1
+        if await self._send(sock, message):
+            self.counts["submits_retried"] = self.counts.get("submits_retried", 0) + 1
+        elif not sock.reconnecting:  # closed for good (a reconnecting socket sends it again once resumed)
+            self._give_up(cid)
+
+    def _give_up(self, cid: str) -> None:
+        if self.pending_cids.pop(cid, None) is None:
+            return
+        self.submissions.pop(cid, None)
+        self.counts["submits_given_up"] = self.counts.get("submits_given_up", 0) + 1
 
     # --- the load ---------------------------------------------------------------------------------------
 
@@ -483,6 +544,7 @@ class Worker:
         if message.get("type") == "submit":
             sock.cids.add(message["cid"])
             self.submissions[message["cid"]] = message
+            self.submitted_on[message["cid"]] = sock
         try:
             await sock.ws.send(_encode(message).decode())
             if self.plan.dump_frames:
@@ -612,6 +674,9 @@ class Worker:
         self.go_ns = now()
         self.phase = True
         deadline = self.go_ns + int(plan.max_load_s * 1e9)
+        # A refused submission's last resend leaves half the reply timeout for its answer.
+        answer_ns = int(plan.reply_timeout_s * 1e9 / 2)
+        self.resend_until = deadline + answer_ns
         jobs: list[Coroutine[Any, Any, None]] = []
         if plan.driver == "moves" and self.driver_sock is not None:
             jobs.append(self._moves(deadline))
@@ -627,11 +692,18 @@ class Worker:
             jobs.append(self._shows(deadline))
         await asyncio.gather(*jobs)
         self.load_end_ns = now()
+        self.resend_until = min(self.resend_until, self.load_end_ns + answer_ns)
         # Every action sent gets its reply (ack, done or error) before the worker says it has sent everything.
         for _ in range(int(plan.reply_timeout_s * 100)):
             if not (self.pending_refs or self.pending_cids):
                 break
             await asyncio.sleep(0.01)
+        # Nothing is sent again now: a resend still waiting is given up (out of time), not unanswered.
+        self.resend_until = 0
+        for cid, task in list(self.retrying.items()):
+            task.cancel()
+            self._give_up(cid)
+        self.retrying.clear()
         return {
             "sends": {log_id: [sent, kind, list(aud)] for log_id, (sent, kind, aud) in self.sends.items()},
             "votes_net": self.votes_net,
@@ -752,6 +824,7 @@ class Worker:
             "duplicates": duplicates,
             "covered_by_snapshot": covered,
             "vote_refusals": self.vote_refusals,
+            "submit_refusals": self.submit_refusals,
             "order_violations": violations,
             "order_examples": violation_examples[:5],
             "decode_errors": decode_errors,
@@ -776,6 +849,9 @@ class Worker:
 
     async def close(self) -> None:
         self.closing = True  # no reconnecting now
+        self.resend_until = 0
+        for task in self.retrying.values():
+            task.cancel()
 
         async def one(sock: Sock) -> None:
             if sock.ws is not None:

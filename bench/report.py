@@ -48,10 +48,20 @@ def _checks(phase: dict[str, Any]) -> str:
     ]
     if checks["join_failures"]:
         parts.append(f"join failures {checks['join_failures']}")
-    # Not losses: the server refusing votes under load, sockets it closed that resumed, and what went with them.
-    refused: dict[str, int] = checks.get("votes_refused") or {}
-    if refused:
-        parts.append(f"votes refused {refused}")
+    # Not losses: the server refusing votes and submissions under load (refused submissions are sent again, as
+    # the page does; those still refused in the end are given up), sockets it closed that resumed, and what went
+    # with them.
+    votes: dict[str, int] = checks.get("votes_refused") or {}
+    submits: dict[str, int] = checks.get("submits_refused") or {}
+    given_up = checks.get("submissions_given_up") or 0
+    if votes:
+        parts.append(f"votes refused {votes}")
+    if submits or given_up:
+        parts.append(
+            f"submissions refused {submits} (sent again {_num(checks.get('submits_retried') or 0)} times), "
+            f"submissions given up {_num(given_up)}"
+        )
+    refused = {code: votes.get(code, 0) + submits.get(code, 0) for code in {*votes, *submits}}
     other = {code: n - refused.get(code, 0) for code, n in checks["error_replies"].items() if n > refused.get(code, 0)}
     if other:
         parts.append(f"errors {other}" if not refused else f"other errors {other}")

@@ -252,3 +252,63 @@ async def test_a_socket_the_server_closes_mid_load_resumes_from_its_last_id(resu
         assert len(hellos) == 4  # the first connection and 3 attempts
         assert report["resume_failures"] == {"1011": 1} and report["closed"] == {"1011": 1}, report
         assert report["missing"] == 5 and report["tally_mismatches"] == 1, report
+
+
+@pytest.mark.parametrize("refusals", [2, 99])
+async def test_a_refused_submission_is_sent_again_as_the_page_does(refusals: int) -> None:
+    """A made-up server answers the first `refusals` submits of a cid with `unavailable` (retry after 50 ms), then
+    acks. As the participant page does, the load generator sends the same message again after 50 ms: acked once
+    after two resends, its latency counted from the first send. Refused every time, it is given up after the
+    fifth resend: neither acknowledged (so no audience expects it) nor unanswered."""
+    received: list[tuple[float, dict[str, Any]]] = []
+
+    async def handler(ws: ServerConnection) -> None:
+        await ws.recv()  # hello
+        welcome = {"type": "welcome", "role": "participant", "epoch": "e1", "pid": "p1", "token": "t" * 20}
+        await ws.send(json.dumps(welcome))
+        await ws.send(json.dumps({"type": "snapshot", "id": "1-0", "epoch": "e1", "questions": []}))
+        async for message in ws:
+            frame = json.loads(message)
+            received.append((asyncio.get_running_loop().time(), frame))
+            if sum(1 for _, f in received if f["cid"] == frame["cid"]) <= refusals:
+                error = {"type": "error", "code": "unavailable", "detail": "busy", "cid": frame["cid"]}
+                await ws.send(json.dumps({**error, "retry_after_ms": 50}))
+            else:
+                await ws.send(json.dumps({"type": "ack", "cid": frame["cid"], "qid": "q1", "id": "5-0"}))
+
+    async with serve(handler, "127.0.0.1", 0, subprotocols=[Subprotocol("liveqa.v1")]) as server:
+        port = server.sockets[0].getsockname()[1]
+        plan = Plan(
+            targets=[f"http://127.0.0.1:{port}"],
+            slug="x",
+            participants=1,
+            submitters=1,
+            submit_rate=10,
+            submit_count=1,
+            max_load_s=5,
+            reply_timeout_s=4,
+        )
+        worker = Worker(plan)
+        try:
+            assert (await worker.join_all())["joined"] == 1
+            sent = await worker.run_load()
+            report = worker.report({}, sent["sends"], {})
+        finally:
+            await worker.close()
+    attempts = min(refusals + 1, 6)  # the first send and at most 5 resends
+    assert len(received) == attempts and all(frame == received[0][1] for _, frame in received)  # same cid, text
+    assert all(b - a >= 0.05 for (a, _), (b, _) in zip(received, received[1:], strict=False))
+    assert sent["unanswered"] == 0
+    counts = report["counts"]
+    assert counts["submits_sent"] == 1 and counts["submits_retried"] == attempts - 1
+    assert report["submit_refusals"] == {"unavailable": min(refusals, 6)}
+    assert report["vote_refusals"] == {}
+    if refusals == 2:
+        assert counts["acked"] == 1 and "submits_given_up" not in counts
+        first_send = worker.submit_span[0]
+        assert sent["sends"] == {"5-0": [first_send, "submit", ["moderator"]]}  # expected by the consoles
+        acked_at = next(at for at, log_id, kind in worker.participants[0].records if kind == "ack")
+        assert worker.ack_latency.count == 1 and worker.ack_latency.max_ns == acked_at - first_send >= 100_000_000
+    else:
+        assert counts["submits_given_up"] == 1 and "acked" not in counts
+        assert sent["sends"] == {} and worker.ack_latency.count == 0
