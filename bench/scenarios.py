@@ -20,6 +20,7 @@ from typing import Any
 
 import httpx
 import msgspec
+from prometheus_client.parser import text_string_to_metric_families
 from redis.crc import key_slot
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.typing import Origin
@@ -692,6 +693,7 @@ async def s3(suite: Suite, params: dict[str, Any]) -> list[dict[str, Any]]:
                 submit_count=count,
                 max_load_s=params["question_seconds"] + 30,
             )
+            lag_before = await grouping_buckets(servers)
             phase = await suite.liveqa_phase(f"S3-questions-{offered}", servers, plans)
             achieved = phase["submit_rate_achieved"]
             held = _held(phase, offered, achieved)
@@ -702,6 +704,7 @@ async def s3(suite: Suite, params: dict[str, Any]) -> list[dict[str, Any]]:
                     "held": held,
                     "phase": phase,
                     "server_cpu_us_per_question": round(phase["phase"]["server_cpu_us"] / count, 1),
+                    "grouping": await grouping_lag(servers, lag_before, phase["counts"].get("acked", 0)),
                 }
             )
             if not held:
@@ -715,8 +718,9 @@ async def s3(suite: Suite, params: dict[str, Any]) -> list[dict[str, Any]]:
                 "steps": steps,
                 "liveqa": last,
                 "floors": {"c": floor_c},
-                "notes": "questions go through whatever duplicate detection the server under test runs on submit; "
-                "the grouping lag p99 stays empty until the server tells clients when a question was grouped",
+                "notes": "every question goes through LiveQA's duplicate detection; the grouping lag (a question "
+                "reaching the log reader → its grouping decision) is read from the servers' /metrics histogram "
+                "after the phase, so its percentiles are bucket bounds (≤)",
                 "figures": [
                     figure("questions/s held without loss", best, "/s", "", None, TARGETS["questions"]),
                     figure("submit → ack p50 (last step)", last["ack_latency_us"]["p50_us"], "µs", "c", fc["p50_us"]),
@@ -728,12 +732,69 @@ async def s3(suite: Suite, params: dict[str, Any]) -> list[dict[str, Any]]:
                         "c",
                         _op_cpu(floor_c),
                     ),
-                    figure("grouping lag p99", None, "µs"),
+                    figure("grouping lag p99 (last step, ≤)", steps[-1]["grouping"]["p99_le_us"], "µs"),
+                    figure(
+                        "questions grouped (last step)",
+                        steps[-1]["grouping"]["decided"],
+                        "",
+                        target=f"= {steps[-1]['grouping']['expected']} acknowledged",
+                    ),
                     figure("questions lost (last step)", last["lost"], "", target=TARGETS["lost"]),
                 ],
             }
         )
     return runs
+
+
+GROUPING_LAG = "liveqa_grouping_lag_seconds"
+
+
+async def grouping_buckets(servers: list[Server]) -> dict[float, float]:
+    """The servers' grouping-lag histograms (cumulative count per upper bound, summed over processes), read from
+    their /metrics: the lag from a question reaching a process's log reader to the grouping step's decision."""
+    buckets: dict[float, float] = {}
+    async with httpx.AsyncClient(timeout=10) as client:
+        for server in servers:
+            text = (await client.get(f"{server.url}/metrics")).text
+            for family in text_string_to_metric_families(text):
+                if family.name != GROUPING_LAG:
+                    continue
+                for sample in family.samples:
+                    if sample.name == f"{GROUPING_LAG}_bucket":
+                        bound = float(sample.labels["le"])
+                        buckets[bound] = buckets.get(bound, 0.0) + sample.value
+    return buckets
+
+
+async def grouping_lag(
+    servers: list[Server], before: dict[float, float], questions: int, within_s: float = 60.0
+) -> dict[str, Any]:
+    """Wait (up to within_s) until the grouping step has decided on `questions` more questions than at `before`,
+    then the lag's distribution over them: p50/p99 as the histogram's bucket bounds (an upper bound: "≤")."""
+    deadline = time.monotonic() + within_s
+    while True:
+        after = await grouping_buckets(servers)
+        delta = {bound: after.get(bound, 0.0) - before.get(bound, 0.0) for bound in after}
+        decided = int(delta.get(float("inf"), 0))
+        if decided >= questions or time.monotonic() > deadline:
+            break
+        await asyncio.sleep(0.5)
+
+    def bound(q: float) -> float | None:
+        for upper in sorted(delta):
+            if decided and delta[upper] >= q * decided:
+                return upper
+        return None
+
+    p50, p99 = bound(0.5), bound(0.99)
+    return {
+        "decided": decided,
+        "expected": questions,
+        "caught_up": decided >= questions,
+        "p50_le_us": None if p50 is None or p50 == float("inf") else p50 * 1e6,
+        "p99_le_us": None if p99 is None or p99 == float("inf") else p99 * 1e6,
+        "buckets": {str(upper): int(n) for upper, n in sorted(delta.items())},
+    }
 
 
 def _op_cpu(floor_c: dict[str, Any]) -> float | None:
