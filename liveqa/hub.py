@@ -184,18 +184,22 @@ class EventFeed:
 
     def _fan_votes(self, log_id: str, votes: dict[str, int]) -> None:
         text = p.encode(p.Votes(id=log_id, votes=votes))
-        self._fan(Audience.PUBLIC, log_id, text)
         self._fan(Audience.MODERATOR, log_id, text)
+        self._fan(Audience.PUBLIC, log_id, text)
 
     def _fan_entry(self, entry: LogEntry) -> None:
+        """Moderators first, then screens, the audience and the asker: frames are sent as they are offered
+        (see Connection.offer), so the few who act on them never wait behind thousands of participants."""
         before = self.state.questions.get(entry.question.id) if entry.question is not None else None
         screen_before = self.state.screen
         self.state.apply(entry)
-        for audience, frame in views.frames(entry, before, known=True).items():
-            if frame is not None:
-                self._fan(audience, entry.id, p.encode(frame))
+        framed = views.frames(entry, before, known=True)
+        if (moderator := framed.get(Audience.MODERATOR)) is not None:
+            self._fan(Audience.MODERATOR, entry.id, p.encode(moderator))
         if (screen := views.screen_frame(entry, screen_before, self.state)) is not None:
             self._fan(Audience.SCREEN, entry.id, p.encode(screen))
+        if (public := framed.get(Audience.PUBLIC)) is not None:
+            self._fan(Audience.PUBLIC, entry.id, p.encode(public))
         for pid, own in views.own_frames(entry):
             if pid in self._by_pid:
                 text = p.encode(own)
