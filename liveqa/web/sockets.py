@@ -240,6 +240,7 @@ async def participant(websocket: WebSocket) -> None:
         return
     settings = services.settings
     address = websocket.client.host if websocket.client else "unknown"
+    fresh = False  # a new identity: no invite was redeemed for it yet
     try:
         pid = await services.store.participant(feed.slug, hello.token)
         token = hello.token
@@ -269,6 +270,7 @@ async def participant(websocket: WebSocket) -> None:
                 feed.slug, "join", address, rate=(settings.join_burst, settings.join_per_minute / 60)
             )
             pid, token = await services.store.new_participant(feed.slug)
+            fresh = True
     except errors.Unavailable:
         await websocket.close(TRY_LATER, "store unavailable")
         return
@@ -285,7 +287,8 @@ async def participant(websocket: WebSocket) -> None:
         org_id = await services.store.redeem_invite(feed.slug, hello.invite, pid) if hello.invite else ""
         if hello.invite and not org_id:
             await websocket.send_text(p.encode(p.Error(code="bad_invite", detail="unknown invite code")))
-        org_id = org_id or await services.store.invited_org(feed.slug, pid)
+        if not org_id and not fresh:
+            org_id = await services.store.invited_org(feed.slug, pid)
         session.invited = org_id  # read once per socket, not once per question
         listed = (await services.organisations.directory()).get(org_id) if org_id else None
         organisation = listed.name if listed is not None else ""
