@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import sys
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -89,13 +90,19 @@ class Floor:
             await driver.send_text(self.encoder.encode({"type": "done", "ref": op.ref, "id": log_id}).decode())
 
     async def read_stream(self) -> None:
-        last = "$"
+        last = "0-0"  # the stream is emptied at start-up; "$" would miss entries added between two reads
         while True:
-            reply: Any = await self.redis.xread({STREAM: last}, block=5000, count=500)
-            for _stream, entries in reply or []:
-                for entry_id, fields in entries:
-                    last = entry_id
-                    await self.fan_out(self.listeners, self.frame(entry_id, fields["p"]))
+            try:
+                reply: Any = await self.redis.xread({STREAM: last}, block=5000, count=500)
+                for _stream, entries in reply or []:
+                    for entry_id, fields in entries:
+                        last = entry_id
+                        await self.fan_out(self.listeners, self.frame(entry_id, fields["p"]))
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # say so in the floor's log, and read on
+                print(f"floor stream reader: {exc!r}", file=sys.stderr, flush=True)
+                await asyncio.sleep(0.1)
 
     async def lua_loop(self, n: int) -> dict[str, float]:
         """n sequential awaited calls of the script: wall and process CPU per call, in µs."""

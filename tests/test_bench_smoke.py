@@ -20,6 +20,7 @@ from websockets.asyncio.server import ServerConnection, serve
 from websockets.typing import Subprotocol
 
 from bench.loadgen import Frame, Plan, QuestionLite, Sock, Worker
+from bench.plots import render
 from bench.stats import Histogram
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -44,6 +45,7 @@ def smoke(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         assert path.exists(), f"no result for {name}:\n{run.stdout[-3000:]}\n{run.stderr[-3000:]}"
         results[name] = json.loads(path.read_text())
     results["summary"] = (out / "summary.md").read_text()
+    results["dir"] = out
     return results
 
 
@@ -126,6 +128,15 @@ def test_ingest_steps_and_idle_and_join_figures(smoke: dict[str, Any]) -> None:
 def test_summary_table_lists_every_scenario(smoke: dict[str, Any]) -> None:
     for name in SCENARIOS:
         assert f"### {name} —" in smoke["summary"]
+
+
+def test_plots_are_drawn_from_the_results(smoke: dict[str, Any]) -> None:
+    """bench.plots: a latency plot per run with LiveQA against its floors, sockets and K plots, all SVG."""
+    written = {path.name: path.read_text() for path in render(smoke["dir"])}
+    assert {"latency-S1-1.svg", "latency-S4-1.svg", "latency-S8-1.svg", "sockets.svg", "scaling-k.svg"} <= set(written)
+    s1 = written["latency-S1-1.svg"]
+    assert "LiveQA audience" in s1 and "floor a" in s1 and "floor b" in s1
+    assert "<svg" in written["sockets.svg"] and "floor a" in written["sockets.svg"]
 
 
 # --- the load generator's checks, on frames made up here --------------------------------------------------
