@@ -107,16 +107,18 @@ def sockets_figure(s1: dict[str, Any], s5: dict[str, Any] | None) -> Figure | No
     cpu_ax.set_ylabel("server CPU per delivered frame (µs)")
     cpu_ax.set_ylim(bottom=0)
     cpu_ax.legend(fontsize=7)
-    rss_n, rss, rss_floor = list(n), [p[3] for p in points], [p[4] for p in points]
+    rss_n = list(n)
+    rss_liveqa: list[float | None] = [p[3] for p in points]
+    rss_floor: list[float | None] = [p[4] for p in points]
     if s5 is not None:
         for run in s5.get("runs", []):
             value, floor = figure_value(run, "server RSS with every socket open")
             match = re.match(r"(\d+)", run.get("label", ""))
             if value is not None and match:
                 rss_n.append(int(match.group(1)))
-                rss.append(value)
+                rss_liveqa.append(value)
                 rss_floor.append(floor)
-    rss_ax.plot(rss_n, rss, "o-", label="LiveQA")
+    rss_ax.plot(rss_n, rss_liveqa, "o-", label="LiveQA")
     rss_ax.plot(rss_n, rss_floor, "s--", label="floor (a in S1, e in S5)")
     rss_ax.set_xlabel("sockets (S1; the last point S5, idle)")
     rss_ax.set_ylabel("server RSS (MiB)")
