@@ -94,9 +94,9 @@ def sockets_figure(s1: dict[str, Any], s5: dict[str, Any] | None) -> Figure | No
     for run in s1.get("runs", []):
         match = re.match(r"(\d+)", run.get("label", ""))
         cpu, cpu_floor = figure_value(run, "server CPU per delivered frame")
-        rss, rss_floor = figure_value(run, "server RSS at the end")
+        rss_end, rss_end_floor = figure_value(run, "server RSS at the end")
         if match and cpu is not None:
-            points.append((int(match.group(1)), cpu, cpu_floor, rss, rss_floor))
+            points.append((int(match.group(1)), cpu, cpu_floor, rss_end, rss_end_floor))
     if not points:
         return None
     fig, (cpu_ax, rss_ax) = plt.subplots(1, 2, figsize=(7.2, 3.2))
