@@ -1,4 +1,5 @@
-"""One socket's outgoing side: a bounded buffer of encoded frames, drained by the socket's only writer task."""
+"""One socket's outgoing side: a frame is sent at once when nothing is queued; otherwise it waits in a bounded
+buffer that the socket's writer task drains, in order."""
 
 from __future__ import annotations
 
