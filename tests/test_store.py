@@ -157,7 +157,7 @@ async def test_every_key_of_an_event_shares_its_hash_tag(
     qid = await _submit(store, event.slug)
     await store.transition(event.slug, qid, Action.APPROVE, by="mod")
     await store.vote(event.slug, "p2", qid, up=True, rate=(5, 1.0))
-    await store.new_participant(event.slug)
+    await store.new_participant(event.slug, "127.0.0.1", rate=(5, 1.0))
     await store.create_session(event.slug, "mod")
     found = [key async for key in redis_client.scan_iter(match=f"*{event.slug}*")]
     assert len(found) >= 10

@@ -410,10 +410,15 @@ class RedisStore:
         """Take a token from the (event, action, who) bucket or raise RateLimited. `who` is hashed first."""
         await self._run("rate", [keys.rate(slug, digest(who)[:16], action)], [rate[0], rate[1]])
 
-    async def new_participant(self, slug: str) -> tuple[str, str]:
-        """A new participant: (id, token). Only a digest of the token is stored."""
+    async def new_participant(self, slug: str, who: str, *, rate: tuple[int, float]) -> tuple[str, str]:
+        """A new participant: (id, token), or RateLimited when `who` (a client address, hashed first) has made
+        too many lately. Only a digest of the token is stored."""
         pid, token = secrets.token_hex(6), secrets.token_urlsafe(24)
-        await self._call(lambda: self.client.hset(keys.participant_tokens(slug), digest(token), pid))
+        await self._run(
+            "new_participant",
+            [keys.rate(slug, digest(who)[:16], "join"), keys.participant_tokens(slug)],
+            [rate[0], rate[1], digest(token), pid],
+        )
         return pid, token
 
     async def submit(

@@ -25,6 +25,7 @@ NAMES = (
     "snapshot",
     "presence",
     "rate",
+    "new_participant",
     "ban",
     "erase_participant",
     "group",

@@ -266,10 +266,9 @@ async def participant(websocket: WebSocket) -> None:
                     return
             # New identities are rate-limited per address (votes are per identity); venues share addresses,
             # so the default allows a room full of people joining at once.
-            await services.store.take(
-                feed.slug, "join", address, rate=(settings.join_burst, settings.join_per_minute / 60)
+            pid, token = await services.store.new_participant(
+                feed.slug, address, rate=(settings.join_burst, settings.join_per_minute / 60)
             )
-            pid, token = await services.store.new_participant(feed.slug)
             fresh = True
     except errors.Unavailable:
         await websocket.close(TRY_LATER, "store unavailable")
