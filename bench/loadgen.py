@@ -12,8 +12,9 @@ entry share an id); every id the server acknowledged for an audience reaches eve
 vote tallies end at the count stored in Redis (the coordinator reads it after the load; without it, where the
 votes sent say they must); no socket is closed under it.
 
-A LiveQA socket the server closes during the load reconnects as a real client does (at most 3 attempts per
-socket, short backoff): `hello` with its participant token, epoch and the last log id it holds, then the
+A LiveQA socket the server closes during the load reconnects as a real client does (static/common.js: full-jitter
+backoff from 0.25 s doubling up to 5 s, again and again until the phase ends; `Plan.resume_attempts` can cap
+the attempts): `hello` with its participant token, epoch and the last log id it holds, then the
 server's replay (or a snapshot) counts as delivery. Submissions that had no answer yet are sent again with the
 same `cid` (the server answers a repeat with the same question); moderator actions that had none are counted
 as interrupted (their reply went with the socket).
@@ -58,8 +59,8 @@ PUBLIC, MODERATOR, SCREEN, DRIVER = "public", "moderator", "screen", "driver"
 REPLIES = frozenset({"ack", "done", "error", "pong", "welcome", "resumed"})
 # Close codes after which a client does not reconnect by itself (docs/protocol.md, "Close codes").
 NO_RESUME = frozenset({1000, 1003, 1008, 1009, 4001, 4003, 4004, 4400})
-RESUME_ATTEMPTS = 3  # per socket, over the whole phase
-RESUME_BACKOFF_S = 0.25  # doubled on every attempt, with full jitter
+RESUME_BACKOFF_S = 0.25  # doubled on every attempt up to RESUME_BACKOFF_CAP_S, with full jitter (as the pages)
+RESUME_BACKOFF_CAP_S = 5.0
 # Error codes after which the participant page sends a submission again with the same cid (static/participant.js).
 RETRY_CODES = frozenset({"rate_limited", "unavailable"})
 SUBMIT_RETRIES = 5  # resends per submission after such an error
@@ -109,6 +110,7 @@ class Plan(msgspec.Struct, kw_only=True):
     show_qids: list[str] = []
     max_load_s: float = 60.0  # the load stops by itself after this, whatever is left
     reply_timeout_s: float = 10.0
+    resume_attempts: int = 0  # reconnections per closed socket; 0: until the phase ends, as the pages do
     dump_frames: str = ""  # a path: every frame's (socket, receive ns, type, id) as JSON lines
 
 
@@ -361,9 +363,11 @@ class Worker:
                 if self.pending_refs.pop(ref, None) is not None:
                     self.counts["interrupted"] = self.counts.get("interrupted", 0) + 1
             sock.refs.clear()
-        while sock.attempts < RESUME_ATTEMPTS and not self.closing:
+        limit = self.plan.resume_attempts
+        while (not limit or sock.attempts < limit) and not self.closing:
             sock.attempts += 1
-            await asyncio.sleep(self.rng.uniform(0, RESUME_BACKOFF_S * 2 ** (sock.attempts - 1)))
+            backoff = min(RESUME_BACKOFF_CAP_S, RESUME_BACKOFF_S * 2 ** min(sock.attempts - 1, 8))
+            await asyncio.sleep(self.rng.uniform(0, backoff))
             try:
                 ws = await self._connect(sock, self.plan.reply_timeout_s)
             except (OSError, TimeoutError, InvalidStatus, WebSocketException):
@@ -799,6 +803,8 @@ class Worker:
                 reconnects[code] = reconnects.get(code, 0) + n
             for code, n in sock.resume_failures.items():
                 resume_failures[code] = resume_failures.get(code, 0) + n
+            if sock.reconnecting:  # still trying when the phase ended: not back
+                resume_failures[sock.resume_cause] = resume_failures.get(sock.resume_cause, 0) + 1
             duplicates += sock.duplicates
             violations += len(sock.violations)
             violation_examples.extend(f"{sock.role}#{sock.index}: {v}" for v in sock.violations if v)

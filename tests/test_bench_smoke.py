@@ -242,7 +242,10 @@ async def test_a_socket_the_server_closes_mid_load_resumes_from_its_last_id(resu
 
     async with serve(handler, "127.0.0.1", 0, subprotocols=[Subprotocol("liveqa.v1")]) as server:
         port = server.sockets[0].getsockname()[1]
-        worker = Worker(Plan(targets=[f"http://127.0.0.1:{port}"], slug="x", participants=1, reply_timeout_s=5))
+        plan = Plan(
+            targets=[f"http://127.0.0.1:{port}"], slug="x", participants=1, reply_timeout_s=5, resume_attempts=3
+        )
+        worker = Worker(plan)
         try:
             assert (await worker.join_all())["joined"] == 1
             worker.phase = True
