@@ -60,6 +60,7 @@ SESSION_IDLE_S = 30 * 60
 TRANSFER_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I/L
 SESSION_ABSOLUTE_MS = 12 * 3600 * 1000
 CLUSTER_CONNECTIONS = 1024
+POOL_WAIT_S = 5.0
 
 
 Client = Redis | RedisCluster
@@ -84,8 +85,9 @@ def connect(
     submissions are idempotent. Without `retry`, a lost connection is reported at once: the hub's log reader
     needs to know, because Redis may have come back without its data.
 
-    With `blocking`, at most `max_connections` commands are in flight and the rest wait (up to `timeout`) for a
-    connection instead of failing: a burst of a thousand votes queues here rather than erroring.
+    With `blocking`, at most `max_connections` commands are in flight and the rest wait (up to `POOL_WAIT_S`) for
+    a connection instead of failing: a burst of a thousand votes queues here rather than erroring. (A frozen
+    Redis still answers each command with a timeout after `timeout`, which frees its connection.)
 
     A `redis+cluster://` (or `rediss+cluster://`) URL gives a Redis Cluster client, which opens connections to
     each master as needed, up to `CLUSTER_CONNECTIONS` per master (redis-py's cluster client has no waiting
@@ -110,7 +112,7 @@ def connect(
         )
     if blocking:
         pool: ConnectionPool = BlockingConnectionPool.from_url(
-            url, timeout=timeout, max_connections=max_connections, **options
+            url, timeout=POOL_WAIT_S, max_connections=max_connections, **options
         )
     else:
         pool = ConnectionPool.from_url(url, max_connections=max_connections, **options)

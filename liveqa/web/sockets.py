@@ -429,7 +429,7 @@ def _error(exc: errors.Rejected, *, cid: str = "", ref: str = "", qid: str = "")
         else 0
     )
     if isinstance(exc, errors.Unavailable):
-        logger.warning("store unavailable", extra={"error": exc.detail})
+        logger.warning("store unavailable: %r", exc.__cause__, extra={"error": exc.detail})
     return p.Error(code=exc.code, detail=exc.detail, cid=cid, ref=ref, qid=qid, retry_after_ms=retry)
 
 
