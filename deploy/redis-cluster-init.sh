@@ -19,3 +19,16 @@ for node in "$@"; do
 done
 # shellcheck disable=SC2086  # one argument per node
 redis-cli --cluster create $nodes --cluster-replicas 0 --cluster-yes
+# Every node must say the cluster is up before anyone uses it (the news spreads by gossip, in a moment).
+for node in "$@"; do
+  tries=0
+  until redis-cli -h "${node%:*}" -p "${node##*:}" cluster info | grep -q '^cluster_state:ok'; do
+    tries=$((tries + 1))
+    if [ "$tries" -ge 300 ]; then
+      echo "the cluster did not come up on $node" >&2
+      exit 1
+    fi
+    sleep 0.1
+  done
+done
+echo "cluster ready"
