@@ -28,7 +28,6 @@ UNKNOWN_EVENT = 4004
 BLOCK_MS = 5000
 BATCH = 500
 REPLAY_PAGE = 500
-FAN_CHUNK = 256  # sockets sent to between two yields to the loop during a fan-out
 IDLE_STOP_S = 30.0
 PRESENCE_REFRESH_S = 20.0
 PRESENCE_TTL_MS = 60_000
@@ -122,7 +121,7 @@ class EventFeed:
             if any(entry.deleted for entry in entries):
                 self._close_all(UNKNOWN_EVENT, "event deleted")
                 return
-            await self.publish(entries)
+            self.publish(entries)
 
     def _close_all(self, code: int, reason: str) -> None:
         logger.warning("closing every socket of the event", extra={"event": self.slug, "close_code": code})
@@ -162,7 +161,7 @@ class EventFeed:
                 conn.offer(self._snapshot_text(audience, conn.pid))
         return True
 
-    async def publish(self, entries: list[LogEntry]) -> None:
+    def publish(self, entries: list[LogEntry]) -> None:
         """Apply entries to the state and fan them out. Consecutive vote tallies are coalesced into one frame."""
         pending_votes: dict[str, int] = {}
         last_vote_id = ""
@@ -175,20 +174,20 @@ class EventFeed:
                 last_vote_id = entry.id
                 continue
             if pending_votes:
-                await self._fan_votes(last_vote_id, pending_votes)
+                self._fan_votes(last_vote_id, pending_votes)
                 pending_votes = {}
-            await self._fan_entry(entry)
+            self._fan_entry(entry)
         if pending_votes:
-            await self._fan_votes(last_vote_id, pending_votes)
+            self._fan_votes(last_vote_id, pending_votes)
         self._snapshots.clear()
         metrics.LOG_ENTRIES.inc(len(entries))
 
-    async def _fan_votes(self, log_id: str, votes: dict[str, int]) -> None:
+    def _fan_votes(self, log_id: str, votes: dict[str, int]) -> None:
         text = p.encode(p.Votes(id=log_id, votes=votes))
-        await self._fan(Audience.MODERATOR, log_id, text)
-        await self._fan(Audience.PUBLIC, log_id, text)
+        self._fan(Audience.MODERATOR, log_id, text)
+        self._fan(Audience.PUBLIC, log_id, text)
 
-    async def _fan_entry(self, entry: LogEntry) -> None:
+    def _fan_entry(self, entry: LogEntry) -> None:
         """Moderators first, then screens, the audience and the asker: frames are sent as they are offered
         (see Connection.offer), so the few who act on them never wait behind thousands of participants."""
         before = self.state.questions.get(entry.question.id) if entry.question is not None else None
@@ -196,11 +195,11 @@ class EventFeed:
         self.state.apply(entry)
         framed = views.frames(entry, before, known=True)
         if (moderator := framed.get(Audience.MODERATOR)) is not None:
-            await self._fan(Audience.MODERATOR, entry.id, p.encode(moderator))
+            self._fan(Audience.MODERATOR, entry.id, p.encode(moderator))
         if (screen := views.screen_frame(entry, screen_before, self.state)) is not None:
-            await self._fan(Audience.SCREEN, entry.id, p.encode(screen))
+            self._fan(Audience.SCREEN, entry.id, p.encode(screen))
         if (public := framed.get(Audience.PUBLIC)) is not None:
-            await self._fan(Audience.PUBLIC, entry.id, p.encode(public))
+            self._fan(Audience.PUBLIC, entry.id, p.encode(public))
         for pid, own in views.own_frames(entry):
             if pid in self._by_pid:
                 text = p.encode(own)
@@ -211,15 +210,10 @@ class EventFeed:
                 if question is not None:
                     self.grouping.observe(question)
 
-    async def _fan(self, audience: Audience, log_id: str, text: str) -> None:
-        """Offer one frame to every socket of an audience. Sends happen as they are offered, so a large audience
-        yields to the loop every FAN_CHUNK sockets: replies, Redis calls and other events' work go on meanwhile.
-        The state already includes the entry, so a socket that attaches during a pause starts after it."""
-        conns = list(self._conns[audience])
-        for i, conn in enumerate(conns, 1):
+    def _fan(self, audience: Audience, log_id: str, text: str) -> None:
+        conns = self._conns[audience]
+        for conn in conns:
             self._deliver(conn, log_id, text)
-            if i % FAN_CHUNK == 0:
-                await asyncio.sleep(0)
         metrics.FRAMES_OUT.labels(audience).inc(len(conns))
 
     @staticmethod
