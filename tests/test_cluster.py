@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from redis.asyncio import Redis, RedisCluster
 from redis.crc import key_slot
 
 from bench.common import RedisNode, cluster_port, start_cluster, start_redis
@@ -20,7 +21,7 @@ from liveqa.domain.organisations import Organisation
 from liveqa.domain.rules import Action
 from liveqa.embedded import redis_server_binary
 from liveqa.store import RedisStore, keys
-from liveqa.store.redis import connect, is_cluster_url
+from liveqa.store.redis import connect
 from tests.conftest import MODERATOR_PASSWORD
 from tests.helpers import Client, EventFixture, moderator
 from tests.processes import ROOT, ServerProcess
@@ -60,11 +61,21 @@ async def store(cluster: list[RedisNode]) -> AsyncIterator[RedisStore]:
         await client.aclose()
 
 
-def test_cluster_urls_are_told_apart() -> None:
-    assert is_cluster_url("redis+cluster://10.0.0.5:7000")
-    assert is_cluster_url("rediss+cluster://user:pw@redis.example.org:7000")
-    assert not is_cluster_url("redis://127.0.0.1:6379/0")
-    assert not is_cluster_url("rediss://redis.example.org")
+async def test_cluster_urls_are_told_apart() -> None:
+    """Creating a client connects to nothing: the scheme alone says which kind."""
+    clients = [
+        connect(url)
+        for url in (
+            "redis+cluster://10.0.0.5:7000",
+            "rediss+cluster://u:pw@redis.example.org:7000",
+            "redis://127.0.0.1:6379/0",
+        )
+    ]
+    try:
+        assert [type(client) for client in clients] == [RedisCluster, RedisCluster, Redis]
+    finally:
+        for client in clients:
+            await client.aclose()
 
 
 async def test_every_key_of_an_event_is_on_one_master(cluster: list[RedisNode], store: RedisStore) -> None:

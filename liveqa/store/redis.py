@@ -72,10 +72,6 @@ transactions; every key of an event shares the hash tag {slug})."""
 CLUSTER_SCHEMES = {"redis+cluster": "redis", "rediss+cluster": "rediss"}
 
 
-def is_cluster_url(url: str) -> bool:
-    return url.partition("://")[0] in CLUSTER_SCHEMES
-
-
 def connect(
     url: str, *, timeout: float | None = 1.0, max_connections: int = 64, blocking: bool = True, retry: bool = True
 ) -> Client:
