@@ -16,7 +16,7 @@ from typing import Any
 
 def start(coro: Coroutine[Any, Any, None]) -> Awaitable[None] | None:
     """Run `coro` until it first waits. None if it finished (its exception, if any, is raised here); else an
-    awaitable that completes it (awaiting it is the only way to finish it; closing it cancels it)."""
+    awaitable that completes it (awaiting it is the only way to finish it)."""
     try:
         waiting_on = coro.send(None)
     except StopIteration:
@@ -51,6 +51,3 @@ class _Rest:
                     waiting_on = coro.send(sent)
                 except StopIteration:
                     return
-
-    def close(self) -> None:
-        self._coro.close()
