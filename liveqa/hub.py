@@ -29,6 +29,7 @@ BLOCK_MS = 5000
 BATCH = 500
 REPLAY_PAGE = 500
 IDLE_STOP_S = 30.0
+VOTES_EVERY_S = 0.1  # vote tallies go out at most this often: a burst of votes is one frame per socket
 PRESENCE_REFRESH_S = 20.0
 PRESENCE_TTL_MS = 60_000
 
@@ -50,6 +51,12 @@ class EventFeed:
         self._idle_since: float | None = None
         self._seed: dict[str, str] = {}  # to restore the event if Redis loses it
         self.deleted = False
+        # Tallies applied to the state but not yet sent (at most VOTES_EVERY_S after the last were), the last vote
+        # entry's id, when tallies last went out, and the timer that sends these.
+        self._votes: dict[str, int] = {}
+        self._votes_id = ""
+        self._votes_sent = float("-inf")
+        self._votes_timer: asyncio.TimerHandle | None = None
 
     def backlog(self) -> int:
         return sum(conn.backlog for conns in self._conns.values() for conn in conns)
@@ -63,6 +70,7 @@ class EventFeed:
         self._presence = asyncio.create_task(self._refresh_presence(), name=f"presence:{self.slug}")
 
     async def stop(self) -> None:
+        self._drop_votes()
         for task in (self._task, self._presence):
             await tasks.stop(task)
         if self.grouping is not None:
@@ -125,6 +133,7 @@ class EventFeed:
 
     def _close_all(self, code: int, reason: str) -> None:
         logger.warning("closing every socket of the event", extra={"event": self.slug, "close_code": code})
+        self._drop_votes()
         for conns in self._conns.values():
             for conn in conns:
                 conn.shut(code, reason)
@@ -155,6 +164,7 @@ class EventFeed:
             self.grouping = Grouping(self.slug, self._store)
             await self.grouping.start(self.state)
         self._snapshots.clear()
+        self._drop_votes()
         for audience, conns in self._conns.items():
             for conn in conns:
                 conn.held = None
@@ -162,30 +172,47 @@ class EventFeed:
         return True
 
     def publish(self, entries: list[LogEntry]) -> None:
-        """Apply entries to the state and fan them out. Consecutive vote tallies are coalesced into one frame."""
-        pending_votes: dict[str, int] = {}
-        last_vote_id = ""
+        """Apply entries to the state and fan them out. Vote tallies are coalesced: they go out at once when none
+        went out in the last VOTES_EVERY_S, else together when that time is up, and always before any other entry
+        (so frames keep the log's order)."""
         for entry in entries:
             if log_id_key(entry.id) <= log_id_key(self.state.head):
                 continue
             if entry.votes is not None:
                 self.state.apply(entry)
-                pending_votes[entry.votes[0]] = entry.votes[1]
-                last_vote_id = entry.id
+                self._votes[entry.votes[0]] = entry.votes[1]
+                self._votes_id = entry.id
                 continue
-            if pending_votes:
-                self._fan_votes(last_vote_id, pending_votes)
-                pending_votes = {}
+            self._send_votes()
             self._fan_entry(entry)
-        if pending_votes:
-            self._fan_votes(last_vote_id, pending_votes)
+        if self._votes and self._votes_timer is None:
+            loop = asyncio.get_running_loop()
+            wait = self._votes_sent + VOTES_EVERY_S - loop.time()
+            if wait <= 0:
+                self._send_votes()
+            else:
+                self._votes_timer = loop.call_later(wait, self._send_votes)
         self._snapshots.clear()
         metrics.LOG_ENTRIES.inc(len(entries))
 
-    def _fan_votes(self, log_id: str, votes: dict[str, int]) -> None:
-        text = p.encode(p.Votes(id=log_id, votes=votes))
-        self._fan(Audience.MODERATOR, log_id, text)
-        self._fan(Audience.PUBLIC, log_id, text)
+    def _send_votes(self) -> None:
+        if self._votes_timer is not None:
+            self._votes_timer.cancel()
+            self._votes_timer = None
+        if not self._votes:
+            return
+        text = p.encode(p.Votes(id=self._votes_id, votes=self._votes))
+        self._votes = {}
+        self._votes_sent = asyncio.get_running_loop().time()
+        self._fan(Audience.MODERATOR, self._votes_id, text)
+        self._fan(Audience.PUBLIC, self._votes_id, text)
+
+    def _drop_votes(self) -> None:
+        """Tallies not sent are dropped: every socket is about to get a snapshot, or the feed stops."""
+        if self._votes_timer is not None:
+            self._votes_timer.cancel()
+            self._votes_timer = None
+        self._votes = {}
 
     def _fan_entry(self, entry: LogEntry) -> None:
         """Moderators first, then screens, the audience and the asker: frames are sent as they are offered
@@ -240,6 +267,7 @@ class EventFeed:
     async def attach(self, conn: Connection, epoch: str, last_id: str) -> None:
         """Bring a new socket up to date, then live: replay what it missed after `last_id` when the log still
         holds it, else a snapshot. Live frames that arrive meanwhile are held and sent after, without duplicates."""
+        self._send_votes()  # the sockets already here get the tallies the newcomer's snapshot or replay includes
         self._idle_since = None
         self._conns[conn.audience].add(conn)
         metrics.CONNECTIONS.labels(conn.audience).inc()

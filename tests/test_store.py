@@ -126,6 +126,41 @@ async def test_votes_count_once_per_participant_under_concurrency(store: RedisSt
     assert (await store.load_state(event.slug)).questions[qid].votes == 300
 
 
+async def test_votes_arriving_together_go_in_one_call_with_one_entry_per_question(
+    store: RedisStore, redis_client: Redis, event: EventFixture
+) -> None:
+    """A burst of votes for two questions writes two log entries with the final tallies; each vote hears its own
+    outcome (refusals included) and its question's entry id."""
+    first, second = await _submit(store, event.slug), await _submit(store, event.slug)
+    pending = await _submit(store, event.slug)
+    for qid in (first, second):
+        await store.transition(event.slug, qid, Action.APPROVE, by="mod")
+    await store.vote(event.slug, "early", second, up=True, rate=NO_LIMIT)
+    before = await _log_length(redis_client, event.slug)
+    votes = [(f"v{i}", first, True) for i in range(20)] + [(f"w{i}", second, True) for i in range(10)]
+    votes += [("early", second, False), ("v1", first, True), ("p1", first, True), ("x", pending, True)]
+    votes += [("x", "4242", True), ("never", second, False)]
+    results = await asyncio.gather(
+        *(store.vote(event.slug, pid, qid, up=up, rate=NO_LIMIT) for pid, qid, up in votes), return_exceptions=True
+    )
+    assert await _log_length(redis_client, event.slug) == before + 2
+    entries = await store.range_log(event.slug, "0-0", count=1000)
+    tallies = {e.votes[0]: (e.id, e.votes[1]) for e in entries[-2:] if e.votes is not None}
+    assert tallies == {first: (tallies[first][0], 20), second: (tallies[second][0], 10)}
+    assert results[:20] == [tallies[first][0]] * 20
+    assert results[20:31] == [tallies[second][0]] * 11  # the early vote taken back is in the same entry
+    refused = [type(r) for r in results[31:]]
+    assert refused == [
+        errors.AlreadyVoted,  # v1 twice
+        errors.AlreadyVoted,  # the asker (p1) supports their own question already
+        errors.NotVotable,  # pending
+        errors.UnknownQuestion,
+        errors.NotVoted,
+    ]
+    state = await store.load_state(event.slug)
+    assert (state.questions[first].votes, state.questions[second].votes) == (20, 10)
+
+
 async def test_moves_keep_every_question_once(store: RedisStore, event: EventFixture) -> None:
     """Concurrent conflicting moves serialise: the queue stays a permutation of the approved questions."""
     qids = [await _submit(store, event.slug) for _ in range(6)]

@@ -24,6 +24,7 @@ from redis.exceptions import (
 )
 
 from liveqa import metrics
+from liveqa.batching import Batcher
 from liveqa.domain import errors
 from liveqa.domain.floor import FloorAction, FloorRequest, ScreenMode, floor_table
 from liveqa.domain.model import Announcement, EventInfo, Question
@@ -169,6 +170,16 @@ def parse_entry(log_id: str, fields: dict[str, str]) -> LogEntry:
     return entry
 
 
+def _unpack(reply: list[Any]) -> list[Any]:
+    """A script's reply: its values after 'ok', or the matching domain error for a refusal."""
+    code = reply[0]
+    if code == "ok":
+        return reply[1:]
+    if code == "rate_limited":
+        raise errors.RateLimited(int(reply[1]))
+    raise _ERRORS.get(code, errors.Rejected)(str(reply[1]) if len(reply) > 1 else code)
+
+
 class RedisStore:
     """The event data in Redis. One instance per process, shared by every connection."""
 
@@ -176,6 +187,7 @@ class RedisStore:
         self.client = client
         self._scripts = Scripts(client)
         self._maxlen = str(log_maxlen)
+        self._votes: Batcher[tuple[str, tuple[int, float]], tuple[str, str, bool], str] = Batcher(self._vote_batch)
 
     async def _call(self, operation: Callable[[], Awaitable[Any]]) -> Any:
         try:
@@ -193,12 +205,7 @@ class RedisStore:
         """Run one script; a refusal becomes the matching domain error."""
         with metrics.REDIS_SECONDS.labels(name).time():
             reply: list[Any] = await self._call(lambda: self._scripts[name](keys=keys_, args=args))
-        code = reply[0]
-        if code == "ok":
-            return reply[1:]
-        if code == "rate_limited":
-            raise errors.RateLimited(int(reply[1]))
-        raise _ERRORS.get(code, errors.Rejected)(str(reply[1]) if len(reply) > 1 else code)
+        return _unpack(reply)
 
     # --- events -------------------------------------------------------------------------------------
 
@@ -472,19 +479,41 @@ class RedisStore:
         return str(qid), str(log_id), str(stored), kind == "new"
 
     async def vote(self, slug: str, pid: str, qid: str, *, up: bool, rate: tuple[int, float]) -> str:
-        """Record or take back one participant's vote; returns the log id."""
-        reply = await self._run(
-            "vote",
-            [
-                keys.meta(slug),
-                keys.log(slug),
-                keys.question_prefix(slug),
-                keys.rate(slug, pid, "vote"),
-                keys.banned(slug),
-            ],
-            [self._maxlen, pid, qid, "up" if up else "down", ",".join(VOTABLE), rate[0], rate[1]],
-        )
-        return str(reply[1])
+        """Record or take back one participant's vote; returns the log id of the question's new tally. The votes
+        of one event arriving together go to Redis in one call (`batching.Batcher`)."""
+        return await self._votes.submit((slug, rate), (pid, qid, up))
+
+    async def _vote_batch(
+        self, key: tuple[str, tuple[int, float]], votes: list[tuple[str, str, bool]]
+    ) -> list[str | Exception]:
+        slug, rate = key
+        with metrics.REDIS_SECONDS.labels("vote").time():
+            replies: list[list[Any]] = await self._call(
+                lambda: self._scripts["vote"](
+                    keys=[
+                        keys.meta(slug),
+                        keys.log(slug),
+                        keys.question_prefix(slug),
+                        keys.banned(slug),
+                        *(keys.rate(slug, pid, "vote") for pid, _, _ in votes),
+                    ],
+                    args=[
+                        self._maxlen,
+                        ",".join(VOTABLE),
+                        rate[0],
+                        rate[1],
+                        *(item for pid, qid, up in votes for item in (pid, qid, "up" if up else "down")),
+                    ],
+                )
+            )
+        metrics.VOTE_BATCH.observe(len(votes))
+        results: list[str | Exception] = []
+        for reply in replies:
+            try:
+                results.append(str(_unpack(reply)[1]))
+            except errors.Rejected as exc:
+                results.append(exc)
+        return results
 
     # --- moderation -----------------------------------------------------------------------------------
 
