@@ -73,7 +73,7 @@ SIZES: dict[str, dict[str, dict[str, Any]]] = {
         "S1": {"audiences": [1000, 5000], "questions": 20, "rate": 5, "changes": 100},
         "S2": {"participants": 5000, "moderators": 2, "questions": 20, "update_rate": 10, "updates": 200,
                "submit_rate": 5, "submits": 100},
-        "S3": {"voters": 200, "questions": 50, "vote_rates": [1000, 2500, 5000, 10000, 15000, 20000],
+        "S3": {"voters": 200, "questions": 50, "vote_rates": [1000, 2500, 5000, 10000, 20000, 40000, 60000],
                "vote_seconds": 5.0, "submitters": 50, "question_rates": [50, 100, 200, 400, 800],
                "question_seconds": 5.0},
         "S4": {"participants": 5000, "moderators": 20, "screens": 2, "questions": 20, "submitters": 100,
