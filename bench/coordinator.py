@@ -432,6 +432,7 @@ def _merge(
         "resume_failures": merge_counts(r.get("resume_failures", {}) for r in reports),
         "duplicates_after_resume": sum(r.get("duplicates", 0) for r in reports),
         "covered_by_snapshot": sum(r.get("covered_by_snapshot", 0) for r in reports),
+        "superseded": sum(r.get("superseded", 0) for r in reports),
         "interrupted_actions": sum(r["counts"].get("interrupted", 0) for r in reports),
         "unanswered_actions": unanswered,
         "unsettled_sockets": sum(s["unsettled"] for s in settled),

@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import bisect
 import contextlib
 import json
 import os
@@ -57,6 +58,8 @@ from bench.stats import Histogram, log_id_key, self_cpu_us
 SUBPROTOCOL = Subprotocol("liveqa.v1")
 PUBLIC, MODERATOR, SCREEN, DRIVER = "public", "moderator", "screen", "driver"
 REPLIES = frozenset({"ack", "done", "error", "pong", "welcome", "resumed"})
+# Actions whose audience frame changes only the queue order or the screen: a later one may supersede it.
+STATE_ONLY = frozenset({"move", "show"})
 # Close codes after which a client does not reconnect by itself (docs/protocol.md, "Close codes").
 NO_RESUME = frozenset({1000, 1003, 1008, 1009, 4001, 4003, 4004, 4400})
 RESUME_BACKOFF_S = 0.25  # doubled on every attempt up to RESUME_BACKOFF_CAP_S, with full jitter (as the pages)
@@ -768,6 +771,7 @@ class Worker:
         resume_failures: dict[str, int] = {}
         duplicates = 0
         covered = 0
+        superseded = 0
         violations = 0
         violation_examples: list[str] = []
         decode_errors = 0
@@ -776,16 +780,32 @@ class Worker:
         for sock in self.sockets:
             delivered[sock.audience] = delivered.get(sock.audience, 0) + sock.phase_frames
             seen: set[str] = set()
+            updates: list[tuple[tuple[int, int], int]] = []  # (log id, received) of the `update` frames
             for received, log_id, kind in sock.records:
                 if kind in REPLIES or not log_id:
                     continue  # an ack or done carries the id of the sender's own change: not its delivery
                 seen.add(log_id)
+                if kind == "update":
+                    updates.append((log_id_key(log_id), received))
                 send = sends.get(log_id)
                 if send is not None:  # a participant's own question's frames are "own/…", not the audience's
                     key = f"{'own' if kind == 'own' else sock.audience}/{send[1]}"
                     latency.setdefault(key, Histogram()).add(received - int(send[0]))
             want = expected_sets.get(sock.audience, set())
             lost = want - seen
+            if lost and sock.audience == PUBLIC and updates:
+                # The server sends the audience only the latest queue order and screen of a read batch: a move
+                # or show followed by a later update arrived with it, and its latency is that update's.
+                updates.sort()
+                for log_id in sorted(lost, key=log_id_key):
+                    send = sends[log_id]
+                    if send[1] not in STATE_ONLY:
+                        continue
+                    at = bisect.bisect_right(updates, (log_id_key(log_id), sys.maxsize))
+                    if at < len(updates):
+                        lost.discard(log_id)
+                        superseded += 1
+                        latency.setdefault(f"{PUBLIC}/{send[1]}", Histogram()).add(updates[at][1] - int(send[0]))
             if lost and sock.snapshot_gaps:
                 # Resumed by a snapshot (screens always are): what it covers arrived as state, not as frames.
                 skipped = {i for i in lost if any(a < log_id_key(i) <= b for a, b in sock.snapshot_gaps)}
@@ -829,6 +849,7 @@ class Worker:
             "resume_failures": resume_failures,
             "duplicates": duplicates,
             "covered_by_snapshot": covered,
+            "superseded": superseded,
             "vote_refusals": self.vote_refusals,
             "submit_refusals": self.submit_refusals,
             "order_violations": violations,

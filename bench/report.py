@@ -72,6 +72,7 @@ def _checks(phase: dict[str, Any]) -> str:
     for key, label in (
         ("interrupted_actions", "actions interrupted by a close"),
         ("covered_by_snapshot", "ids covered by a resume snapshot"),
+        ("superseded", "audience moves/shows superseded by a later update"),
         ("duplicates_after_resume", "frames replayed twice"),
     ):
         if checks.get(key):

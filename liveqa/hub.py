@@ -57,6 +57,9 @@ class EventFeed:
         self._votes_id = ""
         self._votes_sent = float("-inf")
         self._votes_timer: asyncio.TimerHandle | None = None
+        # The audience's queue-and-screen update of this read batch, not yet sent: a later one in the same batch
+        # supersedes it (see _fan_public).
+        self._public: p.PublicUpdate | None = None
 
     def backlog(self) -> int:
         return sum(conn.backlog for conns in self._conns.values() for conn in conns)
@@ -185,6 +188,7 @@ class EventFeed:
                 continue
             self._send_votes()
             self._fan_entry(entry)
+        self._flush_public()
         if self._votes and self._votes_timer is None:
             loop = asyncio.get_running_loop()
             wait = self._votes_sent + VOTES_EVERY_S - loop.time()
@@ -201,6 +205,7 @@ class EventFeed:
             self._votes_timer = None
         if not self._votes:
             return
+        self._flush_public()  # an audience update held in this batch came before these tallies
         text = p.encode(p.Votes(id=self._votes_id, votes=self._votes))
         self._votes = {}
         self._votes_sent = asyncio.get_running_loop().time()
@@ -208,7 +213,9 @@ class EventFeed:
         self._fan(Audience.PUBLIC, self._votes_id, text)
 
     def _drop_votes(self) -> None:
-        """Tallies not sent are dropped: every socket is about to get a snapshot, or the feed stops."""
+        """Tallies (and the audience's update) not sent are dropped: every socket is about to get a snapshot, or
+        the feed stops."""
+        self._public = None
         if self._votes_timer is not None:
             self._votes_timer.cancel()
             self._votes_timer = None
@@ -226,7 +233,7 @@ class EventFeed:
         if (screen := views.screen_frame(entry, screen_before, self.state)) is not None:
             self._fan(Audience.SCREEN, entry.id, p.encode(screen))
         if (public := framed.get(Audience.PUBLIC)) is not None:
-            self._fan(Audience.PUBLIC, entry.id, p.encode(public))
+            self._fan_public(entry.id, public)
         for pid, own in views.own_frames(entry):
             if pid in self._by_pid:
                 text = p.encode(own)
@@ -236,6 +243,25 @@ class EventFeed:
             for question in (entry.question, entry.group, *entry.also):
                 if question is not None:
                     self.grouping.observe(question)
+
+    def _fan_public(self, log_id: str, frame: p.Outbound) -> None:
+        """The audience's frame of one entry. An update of only the queue order and the screen waits for the rest
+        of the read batch, and a later one of the same kind replaces it (with what it did not change): when the
+        reader is behind (the log returns many entries at once), thousands of participants get the latest order
+        once instead of every order in between. Moderators get every entry."""
+        if isinstance(frame, p.PublicUpdate) and frame.question is None and frame.group is None and not frame.removed:
+            if (held := self._public) is not None:
+                frame.queue = held.queue if frame.queue is None else frame.queue
+                frame.screen = held.screen if frame.screen is None else frame.screen
+            self._public = frame
+            return
+        self._flush_public()
+        self._fan(Audience.PUBLIC, log_id, p.encode(frame))
+
+    def _flush_public(self) -> None:
+        if (frame := self._public) is not None:
+            self._public = None
+            self._fan(Audience.PUBLIC, frame.id, p.encode(frame))
 
     def _fan(self, audience: Audience, log_id: str, text: str) -> None:
         conns = self._conns[audience]

@@ -1,0 +1,102 @@
+"""The fan-out's coalescing, on a real event log: what a read batch of many entries becomes for each audience."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any
+
+from redis.asyncio import Redis
+
+from liveqa.connection import Connection
+from liveqa.domain.rules import Action
+from liveqa.hub import EventFeed
+from liveqa.store import RedisStore
+from liveqa.views import Audience
+from tests.helpers import EventFixture
+
+AUTHOR = ("Amina", "Voices of the Sahel", "NE")
+NO_LIMIT = (0, 1.0)
+
+
+class Socket:
+    """A connection whose sends are recorded (they complete at once, as to a peer that keeps up)."""
+
+    def __init__(self, audience: Audience) -> None:
+        self.frames: list[dict[str, Any]] = []
+        self.conn = Connection(self._send, self._close, audience)
+
+    async def _send(self, text: str) -> None:
+        self.frames.append(json.loads(text))
+
+    async def _close(self, code: int, reason: str) -> None:
+        pass
+
+    def since_snapshot(self) -> list[tuple[str, str, Any]]:
+        return [(f["type"], f["id"], f.get("queue", f.get("votes"))) for f in self.frames if f["type"] != "snapshot"]
+
+
+async def _feed(store: RedisStore, redis: Redis, slug: str) -> tuple[EventFeed, Socket, Socket]:
+    feed = EventFeed(slug, store, redis, grouping=False)
+    feed.state = await store.load_state(slug)  # not started: the test hands it the log's entries itself
+    public, moderator = Socket(Audience.PUBLIC), Socket(Audience.MODERATOR)
+    for socket in (public, moderator):
+        await feed.attach(socket.conn, "", "")
+    return feed, public, moderator
+
+
+async def test_a_batch_of_queue_changes_reaches_the_audience_as_its_last_order(
+    store: RedisStore, redis_client: Redis, event: EventFixture
+) -> None:
+    """When the reader is behind, participants get the latest queue and screen once; moderators get every change;
+    a vote tally between two moves goes out between them, so ids still rise."""
+    qids = []
+    for text in ("First?", "Second?", "Third?"):
+        qid, _, _, _ = await store.submit(event.slug, "p1", uuid.uuid4().hex, text, AUTHOR, (True,) * 3, rate=NO_LIMIT)
+        await store.transition(event.slug, qid, Action.APPROVE, by="mod")
+        qids.append(qid)
+    feed, public, moderator = await _feed(store, redis_client, event.slug)
+    a, b, c = qids
+    await store.move(event.slug, c, before=a)
+    await store.move(event.slug, b, before=c)
+    await store.show(event.slug, a)
+    await store.vote(event.slug, "p2", a, up=True, rate=NO_LIMIT)
+    await store.move(event.slug, a, before=b)
+    await store.move(event.slug, c, before=a)
+    entries = await store.range_log(event.slug, feed.state.head, count=100)
+    assert len(entries) == 6
+    feed.publish(entries)
+    ids = [entry.id for entry in entries]
+    assert [(kind, log_id) for kind, log_id, _ in moderator.since_snapshot()] == [
+        *[("update", i) for i in ids[:3]],
+        ("votes", ids[3]),
+        *[("update", i) for i in ids[4:]],
+    ]
+    got = [f for f in public.frames if f["type"] != "snapshot"]
+    assert [(f["type"], f["id"]) for f in got] == [("update", ids[2]), ("votes", ids[3]), ("update", ids[5])]
+    assert got[0]["queue"] == [b, c, a] and got[0]["screen"] == a  # two moves and a show: one frame
+    assert got[1]["votes"] == {a: 1}
+    assert got[2]["queue"] == [c, a, b] and "screen" not in got[2]
+    assert feed.state.queue == [c, a, b]
+
+
+async def test_a_question_change_is_never_coalesced(
+    store: RedisStore, redis_client: Redis, event: EventFixture
+) -> None:
+    """A change to a question itself (here an approval) goes out as it is, after the order it followed."""
+    first, _, _, _ = await store.submit(
+        event.slug, "p1", uuid.uuid4().hex, "First?", AUTHOR, (True,) * 3, rate=NO_LIMIT
+    )
+    second, _, _, _ = await store.submit(
+        event.slug, "p1", uuid.uuid4().hex, "Next?", AUTHOR, (True,) * 3, rate=NO_LIMIT
+    )
+    await store.transition(event.slug, first, Action.APPROVE, by="mod")
+    feed, public, _ = await _feed(store, redis_client, event.slug)
+    await store.show(event.slug, first)
+    await store.transition(event.slug, second, Action.APPROVE, by="mod")
+    await store.show(event.slug, second)
+    entries = await store.range_log(event.slug, feed.state.head, count=100)
+    feed.publish(entries)
+    got = [f for f in public.frames if f["type"] != "snapshot"]
+    assert [f["id"] for f in got] == [e.id for e in entries]
+    assert got[1]["question"]["id"] == second
