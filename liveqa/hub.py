@@ -236,6 +236,7 @@ class EventFeed:
             self._fan_public(entry.id, public)
         for pid, own in views.own_frames(entry):
             if pid in self._by_pid:
+                self._flush_public()  # the asker's sockets are the audience's too: the held update came first
                 text = p.encode(own)
                 for conn in self._by_pid[pid]:
                     self._deliver(conn, entry.id, text)

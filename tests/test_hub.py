@@ -22,9 +22,9 @@ NO_LIMIT = (0, 1.0)
 class Socket:
     """A connection whose sends are recorded (they complete at once, as to a peer that keeps up)."""
 
-    def __init__(self, audience: Audience) -> None:
+    def __init__(self, audience: Audience, pid: str = "") -> None:
         self.frames: list[dict[str, Any]] = []
-        self.conn = Connection(self._send, self._close, audience)
+        self.conn = Connection(self._send, self._close, audience, pid=pid)
 
     async def _send(self, text: str) -> None:
         self.frames.append(json.loads(text))
@@ -100,3 +100,23 @@ async def test_a_question_change_is_never_coalesced(
     got = [f for f in public.frames if f["type"] != "snapshot"]
     assert [f["id"] for f in got] == [e.id for e in entries]
     assert got[1]["question"]["id"] == second
+
+
+async def test_the_askers_own_frame_comes_after_the_order_held_before_it(
+    store: RedisStore, redis_client: Redis, event: EventFixture
+) -> None:
+    """An asker's socket is one of the audience's: a held queue update is sent before their own question's frame."""
+    qids = []
+    for text in ("First?", "Second?"):
+        qid, _, _, _ = await store.submit(event.slug, "p1", uuid.uuid4().hex, text, AUTHOR, (True,) * 3, rate=NO_LIMIT)
+        await store.transition(event.slug, qid, Action.APPROVE, by="mod")
+        qids.append(qid)
+    feed, _, _ = await _feed(store, redis_client, event.slug)
+    asker = Socket(Audience.PUBLIC, pid="p9")
+    await feed.attach(asker.conn, "", "")
+    await store.move(event.slug, qids[1], before=qids[0])
+    await store.submit(event.slug, "p9", uuid.uuid4().hex, "Mine?", AUTHOR, (True,) * 3, rate=NO_LIMIT)
+    entries = await store.range_log(event.slug, feed.state.head, count=100)
+    feed.publish(entries)
+    got = [(f["type"], f["id"]) for f in asker.frames if f["type"] != "snapshot"]
+    assert got == [("update", entries[0].id), ("own", entries[1].id)]
