@@ -17,6 +17,7 @@ from redis.crc import key_slot
 
 from bench.common import RedisNode, cluster_port, start_cluster, start_redis
 from liveqa import backup, operations
+from liveqa.domain import errors
 from liveqa.domain.organisations import Organisation
 from liveqa.domain.rules import Action
 from liveqa.embedded import redis_server_binary
@@ -121,6 +122,31 @@ async def test_every_key_of_an_event_is_on_one_master(cluster: list[RedisNode], 
         state.questions.keys(),
     )
     await store.delete_event(slug)
+
+
+async def test_a_master_down_is_unavailable_not_an_error(cluster: list[RedisNode], store: RedisStore) -> None:
+    """When a master is down the cluster refuses every command (CLUSTERDOWN, once the others mark it failed):
+    votes and submissions hear `unavailable` (retry), on any event, and nothing raises anything else."""
+    slug = slug_on_node(2)
+    await operations.create_event(store, slug, "Cluster dialogue", password=MODERATOR_PASSWORD)
+    author, shown, rate = ("A", "Org", "KE"), (True, True, True), (0, 1.0)
+    qid, *_ = await store.submit(slug, "p1", "c1", "What of the drought?", author, shown, rate=rate)
+    await store.transition(slug, qid, Action.APPROVE, by="Mod")
+    survivors = [Redis.from_url(node.url, decode_responses=True) for node in (cluster[0], cluster[2])]
+    try:
+        for client in survivors:
+            await client.config_set("cluster-node-timeout", 300)
+        await cluster[1].managed.stop()
+        async with asyncio.timeout(30):
+            while not all(["cluster_state:fail" in str(await c.execute_command("CLUSTER", "INFO")) for c in survivors]):
+                await asyncio.sleep(0.1)
+        with pytest.raises(errors.Unavailable):
+            await store.vote(slug, "p2", qid, up=True, rate=rate)  # the event's master is up; the cluster is not
+        with pytest.raises(errors.Unavailable):
+            await store.submit(slug, "p3", "c3", "And the floods?", author, shown, rate=rate)
+    finally:
+        for client in survivors:
+            await client.aclose()
 
 
 async def test_two_processes_on_a_cluster_run_the_live_loop(cluster: list[RedisNode], tmp_path: Path) -> None:

@@ -16,11 +16,14 @@ from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialWithJitterBackoff
 from redis.exceptions import (
     BusyLoadingError,
+    ClusterError,
     ConnectionError as RedisConnectionError,
     OutOfMemoryError,
     ReadOnlyError,
+    RedisClusterException,
     ResponseError,
     TimeoutError as RedisTimeoutError,
+    TryAgainError,
 )
 
 from liveqa import metrics
@@ -196,6 +199,10 @@ class RedisStore:
             raise errors.Unavailable("the store is not answering; retry shortly") from exc
         except (OutOfMemoryError, BusyLoadingError, ReadOnlyError) as exc:
             raise errors.Unavailable("the store refuses writes right now; retry shortly") from exc
+        except (ClusterError, TryAgainError, RedisClusterException) as exc:
+            # A Redis Cluster node is down or failing over, or the slots are moving (CLUSTERDOWN, TRYAGAIN, a slot
+            # not covered): the client finds the new layout on its next command.
+            raise errors.Unavailable("the store's cluster is changing; retry shortly") from exc
         except ResponseError as exc:
             if str(exc).startswith(("OOM", "MISCONF", "LOADING", "READONLY", "BUSY", "MASTERDOWN", "TRYAGAIN")):
                 raise errors.Unavailable("the store refuses writes right now; retry shortly") from exc
