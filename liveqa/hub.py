@@ -56,7 +56,7 @@ class EventFeed:
         self._votes: dict[str, int] = {}
         self._votes_id = ""
         self._votes_sent = float("-inf")
-        self._votes_timer: asyncio.TimerHandle | None = None
+        self._votes_timer: asyncio.Task[None] | None = None
         # The audience's queue-and-screen update of this read batch, not yet sent: a later one in the same batch
         # supersedes it (see _fan_public).
         self._public: p.PublicUpdate | None = None
@@ -195,9 +195,15 @@ class EventFeed:
             if wait <= 0:
                 self._send_votes()
             else:
-                self._votes_timer = loop.call_later(wait, self._send_votes)
+                self._votes_timer = asyncio.create_task(self._send_votes_after(wait), name=f"votes:{self.slug}")
         self._snapshots.clear()
         metrics.LOG_ENTRIES.inc(len(entries))
+
+    async def _send_votes_after(self, wait: float) -> None:
+        """In a task, not a timer callback: a socket's send may need a current task (timeouts, locks)."""
+        await asyncio.sleep(wait)
+        self._votes_timer = None
+        self._send_votes()
 
     def _send_votes(self) -> None:
         if self._votes_timer is not None:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 from typing import Any
 
 from redis.asyncio import Redis
 
+from liveqa import hub
 from liveqa.connection import Connection
 from liveqa.domain.rules import Action
 from liveqa.hub import EventFeed
@@ -27,6 +29,7 @@ class Socket:
         self.conn = Connection(self._send, self._close, audience, pid=pid)
 
     async def _send(self, text: str) -> None:
+        assert asyncio.current_task() is not None  # as a real socket's send may need (timeouts, locks)
         self.frames.append(json.loads(text))
 
     async def _close(self, code: int, reason: str) -> None:
@@ -120,3 +123,27 @@ async def test_the_askers_own_frame_comes_after_the_order_held_before_it(
     feed.publish(entries)
     got = [(f["type"], f["id"]) for f in asker.frames if f["type"] != "snapshot"]
     assert got == [("update", entries[0].id), ("own", entries[1].id)]
+
+
+async def _approved(store: RedisStore, slug: str, *texts: str) -> list[str]:
+    qids = []
+    for text in texts:
+        qid, _, _, _ = await store.submit(slug, "p1", uuid.uuid4().hex, text, AUTHOR, (True,) * 3, rate=NO_LIMIT)
+        await store.transition(slug, qid, Action.APPROVE, by="mod")
+        qids.append(qid)
+    return qids
+
+
+async def test_tallies_held_back_go_out_when_their_time_comes(
+    store: RedisStore, redis_client: Redis, event: EventFixture
+) -> None:
+    """The first tally goes out at once; the next, within VOTES_EVERY_S of it, when that time is up, from a task."""
+    (a,) = await _approved(store, event.slug, "First?")
+    feed, public, moderator = await _feed(store, redis_client, event.slug)
+    for voter in ("p2", "p3"):
+        await store.vote(event.slug, voter, a, up=True, rate=NO_LIMIT)
+        feed.publish(await store.range_log(event.slug, feed.state.head, count=10))
+    assert [votes for _, _, votes in moderator.since_snapshot()] == [{a: 1}]
+    await asyncio.sleep(hub.VOTES_EVERY_S * 1.5)
+    for socket in (public, moderator):
+        assert [votes for _, _, votes in socket.since_snapshot()] == [{a: 1}, {a: 2}]
