@@ -161,6 +161,26 @@ async def test_votes_arriving_together_go_in_one_call_with_one_entry_per_questio
     assert (state.questions[first].votes, state.questions[second].votes) == (20, 10)
 
 
+async def test_participants_joining_together_are_made_in_one_call_each_within_its_addresss_limit(
+    store: RedisStore, redis_client: Redis, event: EventFixture
+) -> None:
+    """Ten joins at once from one address with a burst of 5, and three from another: five and three identities,
+    each token naming its own participant; the other five are refused with a wait."""
+    results = await asyncio.gather(
+        *(store.new_participant(event.slug, "10.0.0.1", rate=(5, 0.01)) for _ in range(10)),
+        *(store.new_participant(event.slug, "10.0.0.2", rate=(5, 0.01)) for _ in range(3)),
+        return_exceptions=True,
+    )
+    made = [r for r in results if isinstance(r, tuple)]
+    refused = [r for r in results if isinstance(r, errors.RateLimited)]
+    assert len(made) == 8 and len(refused) == 5 and all(r.retry_after_ms > 0 for r in refused)
+    assert all(isinstance(r, tuple) for r in results[10:])  # the other address had its own bucket
+    for pid, token in made:
+        assert await store.participant(event.slug, token) == pid
+    assert len({pid for pid, _ in made}) == 8
+    assert await redis_client.hlen(keys.participant_tokens(event.slug)) == 8
+
+
 async def test_moves_keep_every_question_once(store: RedisStore, event: EventFixture) -> None:
     """Concurrent conflicting moves serialise: the queue stays a permutation of the approved questions."""
     qids = [await _submit(store, event.slug) for _ in range(6)]

@@ -183,6 +183,15 @@ def _unpack(reply: list[Any]) -> list[Any]:
     raise _ERRORS.get(code, errors.Rejected)(str(reply[1]) if len(reply) > 1 else code)
 
 
+def _refusal(reply: list[Any]) -> Exception | None:
+    """The domain error of one reply of a batch, or None when it is 'ok'."""
+    try:
+        _unpack(reply)
+    except errors.Rejected as exc:
+        return exc
+    return None
+
+
 class RedisStore:
     """The event data in Redis. One instance per process, shared by every connection."""
 
@@ -191,6 +200,7 @@ class RedisStore:
         self._scripts = Scripts(client)
         self._maxlen = str(log_maxlen)
         self._votes: Batcher[tuple[str, tuple[int, float]], tuple[str, str, bool], str] = Batcher(self._vote_batch)
+        self._joins: Batcher[tuple[str, tuple[int, float]], tuple[str, str, str], None] = Batcher(self._join_batch)
 
     async def _call(self, operation: Callable[[], Awaitable[Any]]) -> Any:
         try:
@@ -424,14 +434,24 @@ class RedisStore:
 
     async def new_participant(self, slug: str, who: str, *, rate: tuple[int, float]) -> tuple[str, str]:
         """A new participant: (id, token), or RateLimited when `who` (a client address, hashed first) has made
-        too many lately. Only a digest of the token is stored."""
+        too many lately. Only a digest of the token is stored. Participants joining together are made in one
+        call (`batching.Batcher`)."""
         pid, token = secrets.token_hex(6), secrets.token_urlsafe(24)
-        await self._run(
-            "new_participant",
-            [keys.rate(slug, digest(who)[:16], "join"), keys.participant_tokens(slug)],
-            [rate[0], rate[1], digest(token), pid],
-        )
+        await self._joins.submit((slug, rate), (digest(who)[:16], digest(token), pid))
         return pid, token
+
+    async def _join_batch(
+        self, key: tuple[str, tuple[int, float]], joins: list[tuple[str, str, str]]
+    ) -> list[None | Exception]:
+        slug, rate = key
+        with metrics.REDIS_SECONDS.labels("new_participant").time():
+            replies: list[list[Any]] = await self._call(
+                lambda: self._scripts["new_participant"](
+                    keys=[keys.participant_tokens(slug), *(keys.rate(slug, who, "join") for who, _, _ in joins)],
+                    args=[rate[0], rate[1], *(item for _, token, pid in joins for item in (token, pid))],
+                )
+            )
+        return [_refusal(reply) for reply in replies]
 
     async def submit(
         self,
@@ -514,13 +534,7 @@ class RedisStore:
                 )
             )
         metrics.VOTE_BATCH.observe(len(votes))
-        results: list[str | Exception] = []
-        for reply in replies:
-            try:
-                results.append(str(_unpack(reply)[1]))
-            except errors.Rejected as exc:
-                results.append(exc)
-        return results
+        return [_refusal(reply) or str(reply[2]) for reply in replies]
 
     # --- moderation -----------------------------------------------------------------------------------
 
