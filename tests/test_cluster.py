@@ -5,6 +5,7 @@ must be routed (or follow a MOVED reply) to the right master."""
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 import secrets
 import subprocess
@@ -124,6 +125,10 @@ async def test_every_key_of_an_event_is_on_one_master(cluster: list[RedisNode], 
     await store.delete_event(slug)
 
 
+# redis-py's cluster client, re-reading the cluster's layout after CLUSTERDOWN, leaves a connection of its command
+# parser unclosed (redis/asyncio/cluster.py, initialize → commands_parser.initialize): collected here, at the end
+# of this test, so its ResourceWarning is this test's and not whichever test the collector next runs in.
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
 async def test_a_master_down_is_unavailable_not_an_error(cluster: list[RedisNode], store: RedisStore) -> None:
     """When a master is down the cluster refuses every command (CLUSTERDOWN, once the others mark it failed):
     votes and submissions hear `unavailable` (retry), on any event, and nothing raises anything else."""
@@ -147,6 +152,7 @@ async def test_a_master_down_is_unavailable_not_an_error(cluster: list[RedisNode
     finally:
         for client in survivors:
             await client.aclose()
+        gc.collect()
 
 
 async def test_two_processes_on_a_cluster_run_the_live_loop(cluster: list[RedisNode], tmp_path: Path) -> None:
