@@ -224,6 +224,12 @@ class RedisStore:
             reply: list[Any] = await self._call(lambda: self._scripts[name](keys=keys_, args=args))
         return _unpack(reply)
 
+    async def _run_batch(self, name: str, keys_: list[str], args: list[Any]) -> list[list[Any]]:
+        """Run one script that handles a batch: one reply per item, each 'ok…' or a refusal (see `_refusal`)."""
+        with metrics.REDIS_SECONDS.labels(name).time():
+            replies: list[list[Any]] = await self._call(lambda: self._scripts[name](keys=keys_, args=args))
+        return replies
+
     # --- events -------------------------------------------------------------------------------------
 
     async def create_event(
@@ -444,13 +450,11 @@ class RedisStore:
         self, key: tuple[str, tuple[int, float]], joins: list[tuple[str, str, str]]
     ) -> list[None | Exception]:
         slug, rate = key
-        with metrics.REDIS_SECONDS.labels("new_participant").time():
-            replies: list[list[Any]] = await self._call(
-                lambda: self._scripts["new_participant"](
-                    keys=[keys.participant_tokens(slug), *(keys.rate(slug, who, "join") for who, _, _ in joins)],
-                    args=[rate[0], rate[1], *(item for _, token, pid in joins for item in (token, pid))],
-                )
-            )
+        replies = await self._run_batch(
+            "new_participant",
+            [keys.participant_tokens(slug), *(keys.rate(slug, who, "join") for who, _, _ in joins)],
+            [rate[0], rate[1], *(item for _, token, pid in joins for item in (token, pid))],
+        )
         return [_refusal(reply) for reply in replies]
 
     async def submit(
@@ -514,25 +518,23 @@ class RedisStore:
         self, key: tuple[str, tuple[int, float]], votes: list[tuple[str, str, bool]]
     ) -> list[str | Exception]:
         slug, rate = key
-        with metrics.REDIS_SECONDS.labels("vote").time():
-            replies: list[list[Any]] = await self._call(
-                lambda: self._scripts["vote"](
-                    keys=[
-                        keys.meta(slug),
-                        keys.log(slug),
-                        keys.question_prefix(slug),
-                        keys.banned(slug),
-                        *(keys.rate(slug, pid, "vote") for pid, _, _ in votes),
-                    ],
-                    args=[
-                        self._maxlen,
-                        ",".join(VOTABLE),
-                        rate[0],
-                        rate[1],
-                        *(item for pid, qid, up in votes for item in (pid, qid, "up" if up else "down")),
-                    ],
-                )
-            )
+        replies = await self._run_batch(
+            "vote",
+            [
+                keys.meta(slug),
+                keys.log(slug),
+                keys.question_prefix(slug),
+                keys.banned(slug),
+                *(keys.rate(slug, pid, "vote") for pid, _, _ in votes),
+            ],
+            [
+                self._maxlen,
+                ",".join(VOTABLE),
+                rate[0],
+                rate[1],
+                *(item for pid, qid, up in votes for item in (pid, qid, "up" if up else "down")),
+            ],
+        )
         metrics.VOTE_BATCH.observe(len(votes))
         return [_refusal(reply) or str(reply[2]) for reply in replies]
 
