@@ -52,7 +52,7 @@ class EventFeed:
         self._seed: dict[str, str] = {}  # to restore the event if Redis loses it
         self.deleted = False
         # Tallies applied to the state but not yet sent (at most VOTES_EVERY_S after the last were), the last vote
-        # entry's id, when tallies last went out, and the timer that sends these.
+        # entry's id, when tallies last went out, and the task that will send these.
         self._votes: dict[str, int] = {}
         self._votes_id = ""
         self._votes_sent = float("-inf")

@@ -21,9 +21,10 @@ REDIS_SECONDS = Histogram(
     ["operation"],
     buckets=(0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
 )
-VOTE_BATCH = Histogram(
-    "liveqa_vote_batch_size",
-    "Votes sent to Redis in one call (the votes of one event that arrived together)",
+BATCH_SIZE = Histogram(
+    "liveqa_batch_size",
+    "Requests sent to Redis in one call (votes, or new participants, of one event that arrived together)",
+    ["operation"],
     buckets=(1, 2, 5, 10, 20, 50, 100, 256),
 )
 GROUPED = Counter("liveqa_grouped_total", "Grouping decisions made by this process, by outcome", ["outcome"])

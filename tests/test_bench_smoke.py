@@ -176,6 +176,29 @@ def test_report_counts_acknowledged_ids_that_never_came_and_wrong_tallies() -> N
     assert Histogram.from_json(report["latency"]["public/move"]).count == 1
 
 
+def test_report_counts_a_move_a_later_update_followed_as_superseded_not_missing() -> None:
+    """The server sends participants only the latest queue order of what it read at once: a move that never came
+    but that a later update followed is superseded, its latency that update's; other changes are still missing."""
+    worker = _worker()
+    sock = worker.participants[0]
+    sock.ws = object()  # type: ignore[assignment]
+    _deliver(worker, sock, Frame("snapshot", id="1-0", queue=["7"]))
+    worker.phase = True
+    _deliver(worker, sock, Frame("update", id="2-0"), Frame("update", id="2-3"))  # received at 1 ms, 2 ms
+    sends = {
+        "2-0": [0, "move", ["public"]],
+        "2-1": [500_000, "move", ["public"]],  # replaced by 2-3
+        "2-2": [0, "approve", ["public"]],  # a question's change is never replaced
+        "2-3": [0, "move", ["public"]],
+        "2-4": [0, "move", ["public"]],  # nothing came after it
+    }
+    report = worker.report({"public": list(sends)}, sends, {})
+    assert (report["superseded"], report["missing"]) == (1, 2)
+    moves = Histogram.from_json(report["latency"]["public/move"])
+    # 1 ms (2-0), 2 ms (2-3) and, in the middle, 1.5 ms: 2-1 was sent at 0.5 ms and its state arrived at 2 ms
+    assert moves.count == 3 and 1490 <= (moves.quantile_us(0.5) or 0) <= 1520
+
+
 def test_histogram_quantiles_are_within_one_percent() -> None:
     histogram = Histogram()
     for us in range(1, 1001):

@@ -179,6 +179,7 @@ async def test_metrics_are_served(server: str, event: Any) -> None:
         'liveqa_submissions_total{result="stored"}',
         'liveqa_errors_total{code="malformed_json"}',
         'liveqa_redis_seconds_bucket{le="0.001",operation="submit"}',
+        'liveqa_batch_size_count{operation="new_participant"}',
         "liveqa_outbox_frames",
         "liveqa_frames_out_total",
     ):

@@ -86,7 +86,7 @@ def connect(
     needs to know, because Redis may have come back without its data.
 
     With `blocking`, at most `max_connections` commands are in flight and the rest wait (up to `POOL_WAIT_S`) for
-    a connection instead of failing: a burst of a thousand votes queues here rather than erroring. (A frozen
+    a connection instead of failing: a burst of requests queues here rather than erroring. (A frozen
     Redis still answers each command with a timeout after `timeout`, which frees its connection.)
 
     A `redis+cluster://` (or `rediss+cluster://`) URL gives a Redis Cluster client, which opens connections to
@@ -214,7 +214,7 @@ class RedisStore:
             # not covered): the client finds the new layout on its next command.
             raise errors.Unavailable("the store's cluster is changing; retry shortly") from exc
         except ResponseError as exc:
-            if str(exc).startswith(("OOM", "MISCONF", "LOADING", "READONLY", "BUSY", "MASTERDOWN", "TRYAGAIN")):
+            if str(exc).startswith(("OOM", "MISCONF", "LOADING", "READONLY", "BUSY")):
                 raise errors.Unavailable("the store refuses writes right now; retry shortly") from exc
             raise
 
@@ -224,8 +224,10 @@ class RedisStore:
             reply: list[Any] = await self._call(lambda: self._scripts[name](keys=keys_, args=args))
         return _unpack(reply)
 
-    async def _run_batch(self, name: str, keys_: list[str], args: list[Any]) -> list[list[Any]]:
-        """Run one script that handles a batch: one reply per item, each 'ok…' or a refusal (see `_refusal`)."""
+    async def _run_batch(self, name: str, size: int, keys_: list[str], args: list[Any]) -> list[list[Any]]:
+        """Run one script that handles a batch of `size` requests: one reply per request, each 'ok…' or a refusal
+        (see `_refusal`)."""
+        metrics.BATCH_SIZE.labels(name).observe(size)
         with metrics.REDIS_SECONDS.labels(name).time():
             replies: list[list[Any]] = await self._call(lambda: self._scripts[name](keys=keys_, args=args))
         return replies
@@ -452,6 +454,7 @@ class RedisStore:
         slug, rate = key
         replies = await self._run_batch(
             "new_participant",
+            len(joins),
             [keys.participant_tokens(slug), *(keys.rate(slug, who, "join") for who, _, _ in joins)],
             [rate[0], rate[1], *(item for _, token, pid in joins for item in (token, pid))],
         )
@@ -520,6 +523,7 @@ class RedisStore:
         slug, rate = key
         replies = await self._run_batch(
             "vote",
+            len(votes),
             [
                 keys.meta(slug),
                 keys.log(slug),
@@ -535,7 +539,6 @@ class RedisStore:
                 *(item for pid, qid, up in votes for item in (pid, qid, "up" if up else "down")),
             ],
         )
-        metrics.VOTE_BATCH.observe(len(votes))
         return [_refusal(reply) or str(reply[2]) for reply in replies]
 
     # --- moderation -----------------------------------------------------------------------------------
