@@ -1,21 +1,24 @@
 """One socket's outgoing side: a frame is sent at once when nothing is queued; otherwise it waits in a bounded
-buffer that the socket's writer task drains, in order."""
+buffer that a writer task drains, in order. The writer exists only while a send waits for the peer (or the socket
+is being closed): an idle socket costs no task."""
 
 from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import logging
 import secrets
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
-from liveqa import eager, metrics
+from liveqa import eager, metrics, tasks
 from liveqa.views import Audience
 
 logger = logging.getLogger(__name__)
 
 SLOW_CONSUMER = 4008
+_IDLE: collections.deque[str] = collections.deque(maxlen=0)  # shared by idle sockets: an empty deque is 760 bytes
 
 
 class Connection:
@@ -42,12 +45,12 @@ class Connection:
         self.sid = sid  # a moderator's session id: re-checked while the socket lives
         self._send = send
         self._close = close
-        self._frames: collections.deque[str] = collections.deque()
+        self._frames: collections.deque[str] = _IDLE  # a queue of its own only while busy
         self._bytes = 0
         self._max_frames = max_frames
         self._max_bytes = max_bytes
         self._send_timeout = send_timeout
-        self._wake = asyncio.Event()
+        self._writer: asyncio.Task[None] | None = None
         self._busy = False  # the writer owns sending: a send is waiting for the peer, or frames are queued
         self._stuck = False  # a send is waiting for the peer to take data
         self._inflight: Awaitable[None] | None = None  # a send started at once that had to wait; the writer ends it
@@ -73,7 +76,6 @@ class Connection:
             return
         self._frames.append(text)
         self._bytes += len(text)
-        self._wake.set()
 
     def _send_now(self, text: str) -> None:
         try:
@@ -81,10 +83,11 @@ class Connection:
         except Exception as exc:  # the peer is gone (disconnect, reset)
             self._gone(exc)
             return
-        if rest is not None:  # the peer's buffer is full: the writer finishes this send; later frames queue
+        if rest is not None:  # the peer's buffer is full: a writer finishes this send; later frames queue
             self._busy = self._stuck = True
             self._inflight = rest
-            self._wake.set()
+            self._frames = collections.deque()
+            self._start_writer()
 
     def _gone(self, exc: Exception) -> None:
         logger.debug("send failed: %r", exc)
@@ -92,7 +95,6 @@ class Connection:
         self._dead = True
         self._frames.clear()
         self._bytes = 0
-        self._wake.set()
 
     @property
     def backlog(self) -> int:
@@ -107,38 +109,51 @@ class Connection:
         if code == SLOW_CONSUMER:
             self._frames.clear()
             self._bytes = 0
-        self._wake.set()
+        if not self._dead:
+            self._start_writer()  # a writer sending already closes once it is done
 
-    async def run(self) -> None:
-        """The writer: finishes sends that had to wait and drains what queued behind them, in order, each send
-        within the send timeout. Returns once the connection is closed."""
-        while True:
-            await self._wake.wait()
-            self._wake.clear()
-            if self._dead:
-                return
-            try:
-                if self._inflight is not None:
-                    rest, self._inflight = self._inflight, None
-                    await self._wait_for_peer(rest)
-                while self._frames and not self._dead:
-                    text = self._frames.popleft()
-                    self._bytes -= len(text)
-                    waiting = eager.start(self._send(text))
-                    if waiting is not None:
-                        self._stuck = True
-                        await self._wait_for_peer(waiting)
-            except TimeoutError:
-                self.shut(SLOW_CONSUMER, "slow consumer")
-            except Exception as exc:  # the peer is gone (disconnect, reset): nothing more to send
-                self._gone(exc)
-            if self._dead:
-                return
-            if self.close_code:
-                logger.info("closing socket", extra={"close_code": self.close_code, "audience": self.audience})
-                await self._close(self.close_code, self.close_reason)
-                return
-            self._busy = False
+    async def finish(self) -> None:
+        """The socket's reading side has ended: a close in progress is waited for; a send still waiting for a peer
+        that left is abandoned. Nothing is sent afterwards."""
+        if (writer := self._writer) is not None:
+            if not self.close_code:
+                await tasks.stop(writer)
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await writer
+        self._dead = True
+        self.close_code = self.close_code or 1006
+
+    def _start_writer(self) -> None:
+        if self._writer is None:
+            self._writer = asyncio.create_task(self._write(), name="writer")
+
+    async def _write(self) -> None:
+        """Finishes the send that had to wait and drains what queued behind it, in order, each send within the send
+        timeout; then ends (closing the socket, if it was shut)."""
+        try:
+            if self._inflight is not None:
+                rest, self._inflight = self._inflight, None
+                await self._wait_for_peer(rest)
+            while self._frames and not self._dead:
+                text = self._frames.popleft()
+                self._bytes -= len(text)
+                waiting = eager.start(self._send(text))
+                if waiting is not None:
+                    self._stuck = True
+                    await self._wait_for_peer(waiting)
+        except TimeoutError:
+            self.shut(SLOW_CONSUMER, "slow consumer")
+        except Exception as exc:  # the peer is gone (disconnect, reset): nothing more to send
+            self._gone(exc)
+        if self._dead:
+            return
+        if self.close_code:
+            logger.info("closing socket", extra={"close_code": self.close_code, "audience": self.audience})
+            await self._close(self.close_code, self.close_reason)
+            return
+        self._busy = False
+        self._frames = _IDLE
+        self._writer = None
 
     async def _wait_for_peer(self, rest: Awaitable[None]) -> None:
         async with asyncio.timeout(self._send_timeout):

@@ -11,13 +11,12 @@ import asyncio
 import logging
 import re
 import time
-from collections import deque
 from collections.abc import Awaitable, Callable
 
 import msgspec
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
-from liveqa import auth, metrics, protocol as p, submissions, tasks
+from liveqa import auth, metrics, protocol as p, submissions
 from liveqa.connection import Connection
 from liveqa.domain import errors, rules, text as texts
 from liveqa.domain.floor import FloorAction
@@ -74,8 +73,9 @@ class Session:
         self.feed = feed
         self.conn = conn
         self.slug = feed.slug
-        self._invalid: deque[float] = deque()
-        self.hints: deque[float] = deque()  # when this socket last asked for similar questions
+        # Lists, not deques: they hold a few times at most, and an empty deque costs 760 bytes on every socket.
+        self._invalid: list[float] = []  # when this socket's invalid messages came, in the last minute
+        self.hints: list[float] = []  # when this socket last asked for similar questions
         self.invited = ""  # the organisation an invite code marked this participant as, if any
 
     def reply(self, frame: p.Outbound) -> None:
@@ -88,7 +88,7 @@ class Session:
         now = time.monotonic()
         self._invalid.append(now)
         while self._invalid and now - self._invalid[0] > 60:
-            self._invalid.popleft()
+            del self._invalid[0]
         self.reply(p.Error(code=code, detail=detail, cid=cid))
         if len(self._invalid) >= self.services.settings.invalid_limit:
             self.conn.shut(POLICY, "too many invalid messages")
@@ -157,7 +157,6 @@ async def _serve(session: Session, hello: p.Hello, welcome: p.Welcome, handle: H
     """Welcome, attach to the feed (replay or snapshot), then read frames until the client leaves."""
     conn = session.conn
     conn.offer(p.encode(welcome))
-    writer = asyncio.create_task(conn.run(), name="writer")
     try:
         try:
             await session.feed.attach(conn, hello.epoch, hello.last_id)
@@ -177,12 +176,7 @@ async def _serve(session: Session, hello: p.Hello, welcome: p.Welcome, handle: H
         pass
     finally:
         session.feed.detach(conn)
-        if not conn.close_code and session.websocket.application_state is WebSocketState.CONNECTED:
-            await tasks.stop(writer)
-        try:
-            await writer
-        except (asyncio.CancelledError, WebSocketDisconnect, OSError, RuntimeError):
-            pass
+        await conn.finish()
 
 
 Handler = Callable[[Session, str], Awaitable[None]]
@@ -388,7 +382,7 @@ async def _similar(session: Session, message: p.FindSimilar) -> p.Outbound:
     now = time.monotonic()
     hints = session.hints
     while hints and now - hints[0] > HINT_WINDOW_S:
-        hints.popleft()
+        del hints[0]
     if len(hints) >= HINTS_PER_WINDOW:
         raise errors.RateLimited(int((HINT_WINDOW_S - (now - hints[0])) * 1000) + 1)
     hints.append(now)
