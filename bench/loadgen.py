@@ -14,10 +14,10 @@ votes sent say they must); no socket is closed under it.
 
 A LiveQA socket the server closes during the load reconnects as a real client does (static/common.js: full-jitter
 backoff from 0.25 s doubling up to 5 s, again and again until the phase ends; `Plan.resume_attempts` can cap
-the attempts): `hello` with its participant token, epoch and the last log id it holds, then the
-server's replay (or a snapshot) counts as delivery. Submissions that had no answer yet are sent again with the
-same `cid` (the server answers a repeat with the same question); moderator actions that had none are counted
-as interrupted (their reply went with the socket).
+the attempts per close, counted again after each resume): `hello` with its participant token, epoch and the
+last log id it holds, then the server's replay (or a snapshot) counts as delivery. Submissions that had no
+answer yet are sent again with the same `cid` (the server answers a repeat with the same question); moderator
+actions that had none are counted as interrupted (their reply went with the socket).
 
 A submission the server refuses with `rate_limited` or `unavailable` is sent again, as the participant page does
 (static/participant.js, its outbox): the same message (same `cid`, same text) after the reply's `retry_after_ms`
@@ -389,6 +389,7 @@ class Worker:
         cause = sock.resume_cause
         sock.reconnects[cause] = sock.reconnects.get(cause, 0) + 1
         sock.reconnecting = False
+        sock.attempts = 0  # a later close starts again from the first backoff, with the whole cap of attempts
         if snapshot is not None and snapshot > sock.resume_from:
             sock.snapshot_gaps.append((sock.resume_from, snapshot))
         for cid in [c for c in sock.cids if c in self.pending_cids and c in self.submissions]:

@@ -291,6 +291,52 @@ async def test_a_socket_the_server_closes_mid_load_resumes_from_its_last_id(resu
         assert report["missing"] == 5 and report["tally_mismatches"] == 1, report
 
 
+async def test_each_close_gets_the_whole_cap_of_resume_attempts_again() -> None:
+    """With one attempt per close, a socket closed twice (1011) resumes both times: a successful resume starts
+    the count again."""
+    log = [f"{100 + i}-0" for i in range(6)]
+    go = asyncio.Event()
+    hellos: list[dict[str, Any]] = []
+
+    async def handler(ws: ServerConnection) -> None:
+        hello = json.loads(await ws.recv())
+        hellos.append(hello)
+        welcome = {"type": "welcome", "role": "participant", "epoch": "e1", "pid": "p1", "token": "t" * 20}
+        await ws.send(json.dumps(welcome))
+        if not hello.get("last_id"):
+            questions = [{"id": "7", "status": "approved", "votes": 0}]
+            await ws.send(json.dumps({"type": "snapshot", "id": "1-0", "epoch": "e1", "questions": questions}))
+            await go.wait()
+        else:
+            await ws.send(json.dumps({"type": "resumed", "from_id": hello["last_id"]}))
+        rest = [i for i in log if i > hello.get("last_id", "")]
+        for log_id in rest[:2] if len(hellos) < 3 else rest:
+            await ws.send(json.dumps({"type": "update", "id": log_id, "queue": ["7"]}))
+        if len(hellos) < 3:
+            await ws.close(1011, "keepalive ping timeout")
+            return
+        await ws.wait_closed()
+
+    async with serve(handler, "127.0.0.1", 0, subprotocols=[Subprotocol("liveqa.v1")]) as server:
+        port = server.sockets[0].getsockname()[1]
+        plan = Plan(
+            targets=[f"http://127.0.0.1:{port}"], slug="x", participants=1, reply_timeout_s=5, resume_attempts=1
+        )
+        worker = Worker(plan)
+        try:
+            assert (await worker.join_all())["joined"] == 1
+            worker.phase = True
+            go.set()
+            expected = {"public": log}
+            sends = {log_id: [0, "move", ["public"]] for log_id in log}
+            await worker.settle(expected, {}, 6.0, {})
+            report = worker.report(expected, sends, {}, {})
+        finally:
+            await worker.close()
+    assert len(hellos) == 3, hellos
+    assert report["reconnects"] == {"1011": 2} and not report["closed"] and report["missing"] == 0, report
+
+
 @pytest.mark.parametrize("refusals", [2, 99])
 async def test_a_refused_submission_is_sent_again_as_the_page_does(refusals: int) -> None:
     """A made-up server answers the first `refusals` submits of a cid with `unavailable` (retry after 50 ms), then
