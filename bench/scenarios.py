@@ -767,16 +767,21 @@ async def grouping_buckets(servers: list[Server]) -> dict[float, float]:
 
 
 async def grouping_lag(
-    servers: list[Server], before: dict[float, float], questions: int, within_s: float = 60.0
+    servers: list[Server], before: dict[float, float], questions: int, within_s: float = 60.0, stalled_s: float = 10.0
 ) -> dict[str, Any]:
-    """Wait (up to within_s) until the grouping step has decided on `questions` more questions than at `before`,
-    then the lag's distribution over them: p50/p99 as the histogram's bucket bounds (an upper bound: "≤")."""
-    deadline = time.monotonic() + within_s
+    """Wait (up to within_s, or until no decision came for stalled_s: grouping is off, or stuck) until the grouping
+    step has decided on `questions` more questions than at `before`, then the lag's distribution over them:
+    p50/p99 as the histogram's bucket bounds (an upper bound: "≤")."""
+    start = time.monotonic()
+    progress, last = start, -1
     while True:
         after = await grouping_buckets(servers)
         delta = {bound: after.get(bound, 0.0) - before.get(bound, 0.0) for bound in after}
         decided = int(delta.get(float("inf"), 0))
-        if decided >= questions or time.monotonic() > deadline:
+        clock = time.monotonic()
+        if decided != last:
+            progress, last = clock, decided
+        if decided >= questions or clock > start + within_s or clock > progress + stalled_s:
             break
         await asyncio.sleep(0.5)
 

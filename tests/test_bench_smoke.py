@@ -13,6 +13,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -21,6 +22,7 @@ from websockets.typing import Subprotocol
 
 from bench.loadgen import Frame, Plan, QuestionLite, Sock, Worker
 from bench.plots import render
+from bench.scenarios import grouping_lag
 from bench.stats import Histogram
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -395,3 +397,30 @@ async def test_a_refused_submission_is_sent_again_as_the_page_does(refusals: int
     else:
         assert counts["submits_given_up"] == 1 and "acked" not in counts
         assert sent["sends"] == {} and worker.ack_latency.count == 0
+
+
+async def test_the_wait_for_grouping_ends_when_no_decision_comes() -> None:
+    """A server whose grouping step decides nothing (dedup off, or stuck): the wait gives up after `stalled_s`
+    without a decision, not after the whole `within_s`, and says it did not catch up."""
+    metrics = (
+        b"# HELP liveqa_grouping_lag_seconds lag\n# TYPE liveqa_grouping_lag_seconds histogram\n"
+        b'liveqa_grouping_lag_seconds_bucket{le="0.05"} 0.0\nliveqa_grouping_lag_seconds_bucket{le="+Inf"} 0.0\n'
+        b"liveqa_grouping_lag_seconds_count 0.0\nliveqa_grouping_lag_seconds_sum 0.0\n"
+    )
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s" % (len(metrics), metrics))
+        await writer.drain()
+        writer.close()
+        await writer.wait_closed()
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    loop = asyncio.get_running_loop()
+    start = loop.time()
+    async with server:
+        fake = SimpleNamespace(url=f"http://127.0.0.1:{port}")
+        result = await grouping_lag([fake], {}, 5, within_s=60, stalled_s=1)  # type: ignore[list-item]
+    assert result["decided"] == 0 and not result["caught_up"]
+    assert loop.time() - start < 10
