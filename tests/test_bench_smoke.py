@@ -12,6 +12,7 @@ import asyncio
 import json
 import subprocess
 import sys
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -230,6 +231,38 @@ def test_report_checks_tallies_against_the_stored_counts_and_counts_refused_vote
     assert worker.report({}, {}, {"7": 2})["tally_mismatches"] == 1  # no truth: the votes sent (2 + 2 ≠ 3)
 
 
+async def _one_participant(
+    handler: Callable[[ServerConnection], Awaitable[None]],
+    go: asyncio.Event,
+    log: list[str],
+    *,
+    resume_attempts: int,
+    truth: dict[str, int],
+) -> dict[str, Any]:
+    """One load-generator participant against a made-up server `handler`: joined, then `go` is set and the
+    participant expects every id of `log` (moves) and the tallies `truth`; its report."""
+    async with serve(handler, "127.0.0.1", 0, subprotocols=[Subprotocol("liveqa.v1")]) as server:
+        port = server.sockets[0].getsockname()[1]
+        plan = Plan(
+            targets=[f"http://127.0.0.1:{port}"],
+            slug="x",
+            participants=1,
+            reply_timeout_s=5,
+            resume_attempts=resume_attempts,
+        )
+        worker = Worker(plan)
+        try:
+            assert (await worker.join_all())["joined"] == 1
+            worker.phase = True
+            go.set()
+            expected = {"public": log}
+            sends = {log_id: [0, "move", ["public"]] for log_id in log}
+            await worker.settle(expected, {}, 6.0, truth)
+            return worker.report(expected, sends, {}, truth)
+        finally:
+            await worker.close()
+
+
 @pytest.mark.parametrize("resumable", [True, False])
 async def test_a_socket_the_server_closes_mid_load_resumes_from_its_last_id(resumable: bool) -> None:
     """A made-up server closes the participant's socket (1011, as a keepalive timeout does) after five of ten
@@ -265,22 +298,7 @@ async def test_a_socket_the_server_closes_mid_load_resumes_from_its_last_id(resu
         await ws.send(json.dumps({"type": "votes", "id": "200-0", "votes": {"7": 4}}))
         await ws.wait_closed()
 
-    async with serve(handler, "127.0.0.1", 0, subprotocols=[Subprotocol("liveqa.v1")]) as server:
-        port = server.sockets[0].getsockname()[1]
-        plan = Plan(
-            targets=[f"http://127.0.0.1:{port}"], slug="x", participants=1, reply_timeout_s=5, resume_attempts=3
-        )
-        worker = Worker(plan)
-        try:
-            assert (await worker.join_all())["joined"] == 1
-            worker.phase = True
-            go.set()
-            expected = {"public": log}
-            sends = {log_id: [0, "move", ["public"]] for log_id in log}
-            await worker.settle(expected, {}, 6.0, {"7": 4})
-            report = worker.report(expected, sends, {}, {"7": 4})
-        finally:
-            await worker.close()
+    report = await _one_participant(handler, go, log, resume_attempts=3, truth={"7": 4})
     if resumable:
         assert report["reconnects"] == {"1011": 1} and not report["closed"], report
         assert report["missing"] == 0 and report["order_violations"] == 0 and report["duplicates"] == 1, report
@@ -319,22 +337,7 @@ async def test_each_close_gets_the_whole_cap_of_resume_attempts_again() -> None:
             return
         await ws.wait_closed()
 
-    async with serve(handler, "127.0.0.1", 0, subprotocols=[Subprotocol("liveqa.v1")]) as server:
-        port = server.sockets[0].getsockname()[1]
-        plan = Plan(
-            targets=[f"http://127.0.0.1:{port}"], slug="x", participants=1, reply_timeout_s=5, resume_attempts=1
-        )
-        worker = Worker(plan)
-        try:
-            assert (await worker.join_all())["joined"] == 1
-            worker.phase = True
-            go.set()
-            expected = {"public": log}
-            sends = {log_id: [0, "move", ["public"]] for log_id in log}
-            await worker.settle(expected, {}, 6.0, {})
-            report = worker.report(expected, sends, {}, {})
-        finally:
-            await worker.close()
+    report = await _one_participant(handler, go, log, resume_attempts=1, truth={})
     assert len(hellos) == 3, hellos
     assert report["reconnects"] == {"1011": 2} and not report["closed"] and report["missing"] == 0, report
 
