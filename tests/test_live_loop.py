@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import asyncio
 
-from liveqa.store import RedisStore
+import pytest
+from redis.asyncio import Redis
+
+from liveqa.store import RedisStore, keys
 from tests.helpers import Client, EventFixture, cid, moderator
 
 
@@ -251,3 +254,21 @@ async def test_a_burst_of_votes_reaches_watchers_as_a_few_frames_in_log_order(se
     assert tallies[-1]["votes"] == {qid: 60}  # sent before the approval that followed, whose id is later
     ids = [(int(a), int(b)) for a, b in (frame["id"].split("-") for frame in [first, *frames])]
     assert ids == sorted(ids)
+
+
+async def test_an_action_whose_audit_entry_cannot_be_written_is_answered_once(
+    server: str, event: EventFixture, store: RedisStore, redis_client: Redis, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The action is done and says so; an audit log Redis refuses to append to (here its key holds a string) is
+    logged for the operators, not sent to the moderator as a second answer to the same action."""
+    asker = await Client.open(server, event.slug)
+    mod = await moderator(server, event)
+    qid = (await asker.submit("Is this audited?"))["qid"]
+    await redis_client.delete(keys.audit(event.slug))
+    await redis_client.set(keys.audit(event.slug), "not a stream")
+    assert (await mod.act("approve", qid=qid))["type"] == "done"
+    assert [frame for frame in await mod.drain(0.5) if frame["type"] == "error"] == []
+    assert "audit entry not written" in caplog.text
+    await redis_client.delete(keys.audit(event.slug))
+    assert (await mod.act("answer", qid=qid))["type"] == "done"
+    assert [entry["action"] for entry in await store.audit_log(event.slug)] == ["answer"]

@@ -485,11 +485,15 @@ async def _moderator_frame(session: Session, text: str) -> None:
             raise errors.Forbidden("this login may only answer questions in writing")
         before = _before(session, message)
         log_id = await _moderate(session, message, name)
-        session.reply(p.Done(ref=ref, id=log_id))
-        if log_id:
-            await store.audit(slug, name, str(type(message).__struct_config__.tag), **_detail(message, before))
     except errors.Rejected as exc:
         session.reply(_error(exc, ref=ref))
+        return
+    session.reply(p.Done(ref=ref, id=log_id))
+    if log_id:
+        try:
+            await store.audit(slug, name, str(type(message).__struct_config__.tag), **_detail(message, before))
+        except Exception:  # the action is done and said so: one reply per action, and the operators are told
+            logger.exception("audit entry not written", extra={"event": slug, "moderator": name})
 
 
 def _before(session: Session, message: p.ModeratorMessage) -> tuple[str, str]:
