@@ -45,13 +45,13 @@ class Connection:
         self.sid = sid  # a moderator's session id: re-checked while the socket lives
         self._send = send
         self._close = close
-        self._frames: collections.deque[str] = _IDLE  # a queue of its own only while busy
+        self._frames: collections.deque[str] = _IDLE  # a queue of its own only while a writer runs
         self._bytes = 0
         self._max_frames = max_frames
         self._max_bytes = max_bytes
         self._send_timeout = send_timeout
+        # While it runs, the writer owns sending (a send waits for the peer, frames may queue behind it), or closes.
         self._writer: asyncio.Task[None] | None = None
-        self._busy = False  # the writer owns sending: a send is waiting for the peer, or frames are queued
         self._stuck = False  # a send is waiting for the peer to take data
         self._inflight: Awaitable[None] | None = None  # a send started at once that had to wait; the writer ends it
         self._dead = False  # the peer is gone: nothing more is sent, not even a close frame
@@ -68,7 +68,7 @@ class Connection:
         peer (its buffers are full): a burst offered in one go to a socket that keeps up is not held against it."""
         if self.close_code:
             return
-        if not self._busy:
+        if self._writer is None:
             self._send_now(text)
             return
         if self._stuck and (len(self._frames) >= self._max_frames or self._bytes + len(text) > self._max_bytes):
@@ -84,7 +84,7 @@ class Connection:
             self._gone(exc)
             return
         if rest is not None:  # the peer's buffer is full: a writer finishes this send; later frames queue
-            self._busy = self._stuck = True
+            self._stuck = True
             self._inflight = rest
             self._frames = collections.deque()
             self._start_writer()
@@ -151,7 +151,6 @@ class Connection:
             logger.info("closing socket", extra={"close_code": self.close_code, "audience": self.audience})
             await self._close(self.close_code, self.close_reason)
             return
-        self._busy = False
         self._frames = _IDLE
         self._writer = None
 
