@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import time
 import uuid
 from typing import Any
 
@@ -13,6 +15,8 @@ from liveqa.domain import errors
 from liveqa.domain.model import Status
 from liveqa.domain.rules import Action, transition
 from liveqa.store import RedisStore, keys
+from liveqa.store.redis import SESSION_ABSOLUTE_MS, SESSION_IDLE_S, Act, digest
+from liveqa.store.scripts import ACTIONS, source
 from tests.helpers import EventFixture
 
 AUTHOR = ("Amina", "Voices of the Sahel", "NE")
@@ -203,6 +207,49 @@ async def test_only_shown_statuses_reach_the_screen(store: RedisStore, event: Ev
     await store.transition(event.slug, qid, Action.APPROVE, by="mod")
     assert await store.show(event.slug, qid)
     assert await store.show(event.slug, qid) == ""  # nothing changed, nothing logged
+
+
+@pytest.mark.parametrize("name", ACTIONS)
+async def test_every_action_script_compiles_wrapped_as_a_moderators_action(redis_client: Redis, name: str) -> None:
+    """A Lua error shows only when a script is loaded: load each wrapped variant (the plain ones load at start)."""
+    assert await redis_client.script_load(source(name, acting=True))
+
+
+async def test_a_moderators_action_checks_the_session_and_writes_the_audit_entry_in_one_script(
+    store: RedisStore, redis_client: Redis, event: EventFixture
+) -> None:
+    """The session is extended by the action; the audit entry is written with the change, and only with one; a
+    session that ended (logged out, or past its lifetime) does nothing."""
+    qid = await _submit(store, event.slug)
+    sid = await store.create_session(event.slug, "Ana")
+    session_key = keys.session(event.slug, digest(sid))
+    await redis_client.expire(session_key, 5)
+
+    def act(action: str) -> Act:
+        return Act(event.slug, sid, "Ana", action, {"qid": qid, "status_before": "pending", "reason": ""})
+
+    assert await store.transition(event.slug, qid, Action.APPROVE, by="Ana", act=act("approve"))
+    assert await redis_client.ttl(session_key) > SESSION_IDLE_S - 5
+    assert await store.show(event.slug, qid, act=act("show"))
+    assert await store.show(event.slug, qid, act=act("show")) == ""  # nothing changed: nothing to audit
+    entries = await store.audit_log(event.slug)
+    assert [(e["who"], e["action"]) for e in entries[1:]] == [("Ana", "approve"), ("Ana", "show")]
+    assert entries[1]["qid"] == qid and entries[1]["status_before"] == "pending" and "reason" not in entries[1]
+
+    logged, audited = await _log_length(redis_client, event.slug), len(entries)
+    await store.end_session(event.slug, sid)
+    with pytest.raises(errors.SessionEnded):
+        await store.transition(event.slug, qid, Action.ANSWER, by="Ana", act=act("answer"))
+    old = await store.create_session(event.slug, "Ana")
+    old_key = keys.session(event.slug, digest(old))
+    created = int(time.time() * 1000) - SESSION_ABSOLUTE_MS - 1000
+    await redis_client.set(old_key, json.dumps({"name": "Ana", "role": "moderator", "created": created}), ex=60)
+    with pytest.raises(errors.SessionEnded):
+        await store.transition(event.slug, qid, Action.ANSWER, by="Ana", act=Act(event.slug, old, "Ana", "answer", {}))
+    assert not await redis_client.exists(old_key)
+    assert (await store.load_state(event.slug)).questions[qid].status is Status.APPROVED
+    assert await _log_length(redis_client, event.slug) == logged
+    assert len(await store.audit_log(event.slug)) == audited
 
 
 async def test_every_key_of_an_event_shares_its_hash_tag(

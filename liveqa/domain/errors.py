@@ -99,6 +99,12 @@ class Stale(Rejected):
     code = "stale"
 
 
+class SessionEnded(Rejected):
+    """A moderator's session ended (logged out, expired) before their action (internal: the console is closed)."""
+
+    code = "login_required"
+
+
 class UnknownRequest(Rejected):
     """No such request for the floor."""
 

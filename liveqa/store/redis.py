@@ -5,9 +5,11 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import logging
 import secrets
 import time
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import msgspec
@@ -53,12 +55,15 @@ _ERRORS: dict[str, type[errors.Rejected]] = {
         errors.Banned,
         errors.Stale,
         errors.UnknownRequest,
+        errors.SessionEnded,
     )
 }
 _STRINGS = msgspec.json.Decoder(list[str])
 _FLATS = msgspec.json.Decoder(list[list[str]])
 # Meta fields a restored event starts afresh with (its epoch is new; its screen and presence empty).
 _NOT_RESTORED = frozenset({"epoch", "screen", "moderators", "created", "schema"})
+
+logger = logging.getLogger(__name__)
 
 SESSION_IDLE_S = 30 * 60
 TRANSFER_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I/L
@@ -192,6 +197,32 @@ def _refusal(reply: list[Any]) -> Exception | None:
     return None
 
 
+@dataclass(frozen=True)
+class Act:
+    """Who does a moderator's action, and what the audit log says of it. The action's script checks the session
+    (`SessionEnded` when it is over, and nothing is done) and appends the audit entry with the change itself."""
+
+    slug: str
+    sid: str
+    who: str
+    action: str
+    detail: dict[str, str]
+
+    def keys(self) -> list[str]:
+        return [keys.session(self.slug, digest(self.sid)), keys.audit(self.slug)]
+
+    def args(self) -> list[str]:
+        fields = [item for pair in self.audit().items() for item in pair]
+        return [str(SESSION_IDLE_S), str(SESSION_ABSOLUTE_MS), *fields, str(len(fields))]
+
+    def audit(self) -> dict[str, str]:
+        return _audit_fields(self.who, self.action, self.detail)
+
+
+def _audit_fields(who: str, action: str, detail: dict[str, str]) -> dict[str, str]:
+    return {"who": who, "action": action, **{k: v for k, v in detail.items() if v}}
+
+
 class RedisStore:
     """The event data in Redis. One instance per process, shared by every connection."""
 
@@ -218,11 +249,19 @@ class RedisStore:
                 raise errors.Unavailable("the store refuses writes right now; retry shortly") from exc
             raise
 
-    async def _run(self, name: str, keys_: list[str], args: list[Any]) -> list[Any]:
-        """Run one script; a refusal becomes the matching domain error."""
+    async def _run(self, name: str, keys_: list[str], args: list[Any], act: Act | None = None) -> list[Any]:
+        """Run one script; a refusal becomes the matching domain error. With `act`, a moderator's action: see `Act`."""
+        if act is None:
+            script = self._scripts[name]
+        else:
+            script, keys_, args = self._scripts.acting(name), [*keys_, *act.keys()], [*args, *act.args()]
         with metrics.REDIS_SECONDS.labels(name).time():
-            reply: list[Any] = await self._call(lambda: self._scripts[name](keys=keys_, args=args))
-        return _unpack(reply)
+            reply: list[Any] = await self._call(lambda: script(keys=keys_, args=args))
+        values = _unpack(reply)
+        if act is not None and (unwritten := values.pop()):
+            # The action is done; its moderator is told so once. The operators are told of the gap in the log.
+            logger.error("audit entry not written: %s", unwritten, extra={"event": act.slug, "moderator": act.who})
+        return values
 
     async def _run_batch(self, name: str, size: int, keys_: list[str], args: list[Any]) -> list[list[Any]]:
         """Run one script that handles a batch of `size` requests: one reply per request, each 'ok…' or a refusal
@@ -319,10 +358,11 @@ class RedisStore:
     async def set_secret(self, slug: str, field: str, value: str) -> None:
         await self._call(lambda: self.client.hset(keys.secrets(slug), field, value))
 
-    async def set_event(self, slug: str, action: str = "settings", **fields: str) -> str:
-        """Change public settings (e.g. open='0'); returns the log id. `action` names the change in the log."""
+    async def set_event(self, slug: str, action: str = "settings", act: Act | None = None, /, **fields: str) -> str:
+        """Change public settings (e.g. open='0'); returns the log id. `action` names the change in the log; `act`
+        is a moderator's (positional, so that any name can be a field)."""
         flat = [item for pair in fields.items() for item in pair]
-        reply = await self._run("set_event", [keys.meta(slug), keys.log(slug)], [self._maxlen, action, *flat])
+        reply = await self._run("set_event", [keys.meta(slug), keys.log(slug)], [self._maxlen, action, *flat], act)
         return str(reply[0])
 
     async def delete_event(self, slug: str) -> int:
@@ -544,7 +584,16 @@ class RedisStore:
     # --- moderation -----------------------------------------------------------------------------------
 
     async def transition(
-        self, slug: str, qid: str, action: Action, *, by: str, owner: str = "", reason: str = "", before: str = ""
+        self,
+        slug: str,
+        qid: str,
+        action: Action,
+        *,
+        by: str,
+        owner: str = "",
+        reason: str = "",
+        before: str = "",
+        act: Act | None = None,
     ) -> str:
         """Apply a moderation action (or the asker's withdrawal) by the domain's table; returns the log id. A question
         entering the queue goes at its end, or just before `before` when that is in the queue."""
@@ -552,42 +601,65 @@ class RedisStore:
             "transition",
             [keys.meta(slug), keys.log(slug), keys.question(slug, qid), keys.queue(slug)],
             [self._maxlen, qid, by, owner, reason, str(action), before, *transition_table(action)],
+            act,
         )
         return str(reply[0])
 
     async def edit(
-        self, slug: str, qid: str, text: str, *, by: str, owner: str, editable: frozenset[str], rev: int = 0
+        self,
+        slug: str,
+        qid: str,
+        text: str,
+        *,
+        by: str,
+        owner: str,
+        editable: frozenset[str],
+        rev: int = 0,
+        act: Act | None = None,
     ) -> str:
         reply = await self._run(
             "edit",
             [keys.meta(slug), keys.log(slug), keys.question(slug, qid)],
             [self._maxlen, qid, by, owner, text, rev, ",".join(sorted(editable))],
+            act,
         )
         return str(reply[0])
 
-    async def annotate(self, slug: str, qid: str, action: str, *, by: str, **fields: str) -> str:
+    async def annotate(
+        self, slug: str, qid: str, action: str, *, by: str, act: Act | None = None, **fields: str
+    ) -> str:
         """Set moderator-owned fields (tags, answer, display, display_lang) of a question; returns the log id."""
         flat = [item for pair in fields.items() for item in pair]
         reply = await self._run(
             "annotate",
             [keys.meta(slug), keys.log(slug), keys.question(slug, qid)],
             [self._maxlen, qid, by, action, *flat],
+            act,
         )
         return str(reply[0])
 
-    async def set_tags(self, slug: str, qid: str, tags: list[str], *, by: str) -> str:
-        return await self.annotate(slug, qid, "tag", by=by, tags=json.dumps(tags))
+    async def set_tags(self, slug: str, qid: str, tags: list[str], *, by: str, act: Act | None = None) -> str:
+        return await self.annotate(slug, qid, "tag", by=by, act=act, tags=json.dumps(tags))
 
-    async def announce(self, slug: str, text: str, *, by: str, keep: int = 5) -> str:
-        reply = await self._run("announce", [keys.meta(slug), keys.log(slug)], [self._maxlen, text, by, keep])
+    async def announce(self, slug: str, text: str, *, by: str, keep: int = 5, act: Act | None = None) -> str:
+        reply = await self._run("announce", [keys.meta(slug), keys.log(slug)], [self._maxlen, text, by, keep], act)
         return str(reply[0])
 
-    async def move(self, slug: str, qid: str, *, before: str = "", after: str = "", speakers: bool = False) -> str:
+    async def move(
+        self,
+        slug: str,
+        qid: str,
+        *,
+        before: str = "",
+        after: str = "",
+        speakers: bool = False,
+        act: Act | None = None,
+    ) -> str:
         """Move a queued question (or, with `speakers`, a listed request for the floor) before or after another."""
         where, other = ("BEFORE", before) if before else ("AFTER", after)
         order, field = (keys.speakers(slug), "l") if speakers else (keys.queue(slug), "o")
         reply = await self._run(
-            "move", [keys.meta(slug), keys.log(slug), order], [self._maxlen, qid, where, other, field]
+            "move", [keys.meta(slug), keys.log(slug), order], [self._maxlen, qid, where, other, field], act
         )
         return str(reply[0])
 
@@ -622,34 +694,45 @@ class RedisStore:
         return str(reply[0]), str(reply[1])
 
     async def floor(
-        self, slug: str, fid: str, action: FloorAction, *, by: str, owner: str = "", reason: str = ""
+        self,
+        slug: str,
+        fid: str,
+        action: FloorAction,
+        *,
+        by: str,
+        owner: str = "",
+        reason: str = "",
+        act: Act | None = None,
     ) -> str:
         """List, decline, call, finish, relist or withdraw a request for the floor; returns the log id."""
         reply = await self._run(
             "floor",
             [keys.meta(slug), keys.log(slug), keys.floor_prefix(slug), keys.speakers(slug)],
             [self._maxlen, str(action), fid, by, owner, reason, *floor_table(action)],
+            act,
         )
         return str(reply[0])
 
-    async def screen_mode(self, slug: str, mode: ScreenMode) -> str:
-        reply = await self._run("screen_mode", [keys.meta(slug), keys.log(slug)], [self._maxlen, str(mode)])
+    async def screen_mode(self, slug: str, mode: ScreenMode, *, act: Act | None = None) -> str:
+        reply = await self._run("screen_mode", [keys.meta(slug), keys.log(slug)], [self._maxlen, str(mode)], act)
         return str(reply[0])
 
-    async def pin(self, slug: str, qid: str, *, pinned: bool, by: str) -> str:
+    async def pin(self, slug: str, qid: str, *, pinned: bool, by: str, act: Act | None = None) -> str:
         reply = await self._run(
             "pin",
             [keys.meta(slug), keys.log(slug), keys.question(slug, qid), keys.queue(slug)],
             [self._maxlen, qid, by, "1" if pinned else "0"],
+            act,
         )
         return str(reply[0])
 
-    async def show(self, slug: str, qid: str) -> str:
+    async def show(self, slug: str, qid: str, *, act: Act | None = None) -> str:
         """Put a question on the screen ('' clears it); returns the log id, '' if nothing changed."""
         reply = await self._run(
             "screen",
             [keys.meta(slug), keys.log(slug), keys.question_prefix(slug)],
             [self._maxlen, qid, ",".join(SHOWABLE)],
+            act,
         )
         return str(reply[0])
 
@@ -715,21 +798,23 @@ class RedisStore:
             return None
         return str(reply[1])
 
-    async def merge(self, slug: str, qid: str, into: str, *, by: str) -> str:
+    async def merge(self, slug: str, qid: str, into: str, *, by: str, act: Act | None = None) -> str:
         """Merge a question (and its group) into another's group; returns the log id."""
         reply = await self._run(
             "merge",
             [keys.meta(slug), keys.log(slug), keys.question_prefix(slug), keys.queue(slug)],
             [self._maxlen, "merge", qid, into, by],
+            act,
         )
         return str(reply[0])
 
-    async def unmerge(self, slug: str, qid: str, *, by: str) -> str:
+    async def unmerge(self, slug: str, qid: str, *, by: str, act: Act | None = None) -> str:
         """Split a question off the group it was merged into; returns the log id."""
         reply = await self._run(
             "merge",
             [keys.meta(slug), keys.log(slug), keys.question_prefix(slug), keys.queue(slug)],
             [self._maxlen, "unmerge", qid, "", by],
+            act,
         )
         return str(reply[0])
 
@@ -775,16 +860,20 @@ class RedisStore:
         """Clients holding a log id before this one get a snapshot rather than a replay ('' for none)."""
         return str(await self._call(lambda: self.client.hget(keys.meta(slug), "resync_before")) or "")
 
-    async def ban(self, slug: str, pid: str, *, banned: bool) -> str:
+    async def ban(self, slug: str, pid: str, *, banned: bool, act: Act | None = None) -> str:
         """Bar a participant from submitting and voting (or lift it); returns the log id, '' if unchanged."""
         reply = await self._run(
-            "ban", [keys.meta(slug), keys.log(slug), keys.banned(slug)], [self._maxlen, pid, "1" if banned else "0"]
+            "ban",
+            [keys.meta(slug), keys.log(slug), keys.banned(slug)],
+            [self._maxlen, pid, "1" if banned else "0"],
+            act,
         )
         return str(reply[0])
 
     async def audit(self, slug: str, who: str, action: str, **detail: str) -> None:
-        """Append to the event's audit log (kept, and erased, with the event's personal data)."""
-        fields = {"who": who, "action": action, **{k: v for k, v in detail.items() if v}}
+        """Append to the event's audit log (kept, and erased, with the event's personal data). A moderator's
+        actions write theirs in their own scripts (`Act`)."""
+        fields = _audit_fields(who, action, detail)
         await self._call(lambda: self.client.xadd(keys.audit(slug), fields))  # type: ignore[arg-type]
 
     async def audit_log(self, slug: str) -> list[dict[str, str]]:

@@ -1,4 +1,5 @@
-"""The Lua scripts, loaded once per client. Each file is prefixed with _lib.lua's helpers."""
+"""The Lua scripts, loaded once per client. Each file is prefixed with _lib.lua's helpers; a moderator's actions
+also run wrapped in _acting.lua, which checks the moderator's session and writes the audit entry."""
 
 from __future__ import annotations
 
@@ -36,11 +37,32 @@ NAMES = (
     "screen_mode",
 )
 
+# The scripts a moderator's action runs: each also has an acting variant (see lua/_acting.lua).
+ACTIONS = (
+    "transition",
+    "edit",
+    "annotate",
+    "announce",
+    "move",
+    "pin",
+    "screen",
+    "set_event",
+    "ban",
+    "merge",
+    "floor",
+    "screen_mode",
+)
 
-def source(name: str) -> str:
-    """The full text Redis runs for one script: the shared helpers, then the script."""
+
+def source(name: str, *, acting: bool = False) -> str:
+    """The full text Redis runs for one script: the shared helpers, then the script; `acting` wraps the script
+    in the moderator's session check and audit entry."""
     lua = files("liveqa.store").joinpath("lua")
-    return lua.joinpath("_lib.lua").read_text("utf-8") + lua.joinpath(f"{name}.lua").read_text("utf-8")
+    lib, script = lua.joinpath("_lib.lua").read_text("utf-8"), lua.joinpath(f"{name}.lua").read_text("utf-8")
+    if not acting:
+        return lib + script
+    wrapper = lua.joinpath("_acting.lua").read_text("utf-8")
+    return f"{lib}{wrapper}local function act()\n{script}\nend\nreturn acted(act())\n"
 
 
 class Scripts:
@@ -48,6 +70,11 @@ class Scripts:
 
     def __init__(self, client: Client) -> None:
         self._scripts = {name: client.register_script(source(name)) for name in NAMES}
+        self._acting = {name: client.register_script(source(name, acting=True)) for name in ACTIONS}
 
     def __getitem__(self, name: str) -> AsyncScript:
         return self._scripts[name]
+
+    def acting(self, name: str) -> AsyncScript:
+        """The variant of an action's script that checks the moderator's session and writes the audit entry."""
+        return self._acting[name]

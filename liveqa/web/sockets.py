@@ -23,6 +23,7 @@ from liveqa.domain.floor import FloorAction
 from liveqa.domain.model import Status
 from liveqa.domain.rules import Action
 from liveqa.hub import EventFeed
+from liveqa.store.redis import Act
 from liveqa.views import Audience
 from liveqa.web.services import Services
 
@@ -473,27 +474,22 @@ async def _moderator_frame(session: Session, text: str) -> None:
     if isinstance(message, p.Hello):
         session.invalid("unexpected_hello", "hello is only the first frame")
         return
-    store, slug = session.services.store, session.slug
     ref = message.ref
     try:
-        # Sessions are checked on every action: a logout elsewhere or an expiry ends this socket at once.
-        name = await store.session(slug, session.sid)
-        if not name:
-            session.conn.shut(LOGIN_REQUIRED, "login required")
-            return
         if session.role == "answerer" and not isinstance(message, p.Reply):
             raise errors.Forbidden("this login may only answer questions in writing")
-        before = _before(session, message)
-        log_id = await _moderate(session, message, name)
+        # The action's script checks the session (a logout elsewhere or an expiry ends this socket at once) and
+        # writes the audit entry with the change: one round trip.
+        tag = str(type(message).__struct_config__.tag)
+        act = Act(session.slug, session.sid, session.conn.name, tag, _detail(message, _before(session, message)))
+        log_id = await _moderate(session, message, act)
+    except errors.SessionEnded:
+        session.conn.shut(LOGIN_REQUIRED, "login required")
+        return
     except errors.Rejected as exc:
         session.reply(_error(exc, ref=ref))
         return
     session.reply(p.Done(ref=ref, id=log_id))
-    if log_id:
-        try:
-            await store.audit(slug, name, str(type(message).__struct_config__.tag), **_detail(message, before))
-        except Exception:  # the action is done and said so: one reply per action, and the operators are told
-            logger.exception("audit entry not written", extra={"event": slug, "moderator": name})
 
 
 def _before(session: Session, message: p.ModeratorMessage) -> tuple[str, str]:
@@ -524,67 +520,84 @@ def _detail(message: p.ModeratorMessage, before: tuple[str, str]) -> dict[str, s
     return detail
 
 
-async def _moderate(session: Session, message: p.ModeratorMessage, name: str) -> str:
-    store, slug = session.services.store, session.slug
+async def _moderate(session: Session, message: p.ModeratorMessage, act: Act) -> str:
+    store, slug, name = session.services.store, session.slug, act.who
     match message:
         case p.Approve():
-            return await store.transition(slug, message.qid, Action.APPROVE, by=name, before=message.before)
+            return await store.transition(slug, message.qid, Action.APPROVE, by=name, before=message.before, act=act)
         case p.Archive() | p.Restore() | p.Answer() | p.Reopen():
             action = Action(str(type(message).__struct_config__.tag))
-            return await store.transition(slug, message.qid, action, by=name)
+            return await store.transition(slug, message.qid, action, by=name, act=act)
         case p.Reject():
             reason = " ".join(message.reason.split())
             if not reason:
                 raise errors.BadTransition("a rejection needs a reason")
-            return await store.transition(slug, message.qid, Action.REJECT, by=name, reason=reason)
+            return await store.transition(slug, message.qid, Action.REJECT, by=name, reason=reason, act=act)
         case p.ModeratorEdit():
             body = texts.clean(message.text, max_length=max(session.feed.state.info.max_length, 2000))
             return await store.edit(
-                slug, message.qid, body, by=name, owner="", editable=_names(rules.MODERATOR_EDITABLE), rev=message.rev
+                slug,
+                message.qid,
+                body,
+                by=name,
+                owner="",
+                editable=_names(rules.MODERATOR_EDITABLE),
+                rev=message.rev,
+                act=act,
             )
         case p.SetTags():
-            return await store.set_tags(slug, message.qid, rules.check_tags(message.tags), by=name)
+            return await store.set_tags(slug, message.qid, rules.check_tags(message.tags), by=name, act=act)
         case p.Move():
             if bool(message.before) == bool(message.after):
                 raise errors.BadTransition("name exactly one of before and after")
-            return await store.move(slug, message.qid, before=message.before, after=message.after)
+            return await store.move(slug, message.qid, before=message.before, after=message.after, act=act)
         case p.Pin() | p.Unpin():
-            return await store.pin(slug, message.qid, pinned=isinstance(message, p.Pin), by=name)
+            return await store.pin(slug, message.qid, pinned=isinstance(message, p.Pin), by=name, act=act)
         case p.Show():
-            return await store.show(slug, message.qid)
+            return await store.show(slug, message.qid, act=act)
         case p.ClearScreen():
-            return await store.show(slug, "")
+            return await store.show(slug, "", act=act)
         case p.SetOpen():
-            return await store.set_event(slug, "open" if message.open else "close", open="1" if message.open else "0")
+            return await store.set_event(
+                slug, "open" if message.open else "close", act, open="1" if message.open else "0"
+            )
         case p.Reply():
             answer = texts.clean(message.text, max_length=4000) if message.text.strip() else ""
-            return await store.annotate(slug, message.qid, "reply", by=name, answer=answer)
+            return await store.annotate(slug, message.qid, "reply", by=name, answer=answer, act=act)
         case p.Translate():
             display = texts.clean(message.text, max_length=2000) if message.text.strip() else ""
             return await store.annotate(
-                slug, message.qid, "translate", by=name, display=display, display_lang=message.lang if display else ""
+                slug,
+                message.qid,
+                "translate",
+                by=name,
+                display=display,
+                display_lang=message.lang if display else "",
+                act=act,
             )
         case p.Announce():
-            return await store.announce(slug, texts.clean(message.text, max_length=280), by=name)
+            return await store.announce(slug, texts.clean(message.text, max_length=280), by=name, act=act)
         case p.Ban() | p.Unban():
-            return await store.ban(slug, message.pid, banned=isinstance(message, p.Ban))
+            return await store.ban(slug, message.pid, banned=isinstance(message, p.Ban), act=act)
         case p.Merge():
-            return await store.merge(slug, message.qid, message.into, by=name)
+            return await store.merge(slug, message.qid, message.into, by=name, act=act)
         case p.Unmerge():
-            return await store.unmerge(slug, message.qid, by=name)
+            return await store.unmerge(slug, message.qid, by=name, act=act)
         case p.Distinct():
-            return await store.annotate(slug, message.qid, "distinct", by=name, similar="", similarity="")
+            return await store.annotate(slug, message.qid, "distinct", by=name, similar="", similarity="", act=act)
         case p.Floor():
             reason = " ".join(message.reason.split())
             if message.action == "decline" and not reason:
                 raise errors.BadTransition("a decline needs a reason")
-            return await store.floor(slug, message.fid, FloorAction(message.action), by=name, reason=reason)
+            return await store.floor(slug, message.fid, FloorAction(message.action), by=name, reason=reason, act=act)
         case p.MoveSpeaker():
             if bool(message.before) == bool(message.after):
                 raise errors.BadTransition("name exactly one of before and after")
-            return await store.move(slug, message.fid, before=message.before, after=message.after, speakers=True)
+            return await store.move(
+                slug, message.fid, before=message.before, after=message.after, speakers=True, act=act
+            )
         case p.SetScreenMode():
-            return await store.screen_mode(slug, message.mode)
+            return await store.screen_mode(slug, message.mode, act=act)
     raise errors.Rejected("unsupported action")
 
 
