@@ -14,7 +14,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Mount, Route, WebSocketRoute
 
-from liveqa import dedup, logs, migrations, retention, tasks, webhooks
+from liveqa import dedup, logs, migrations, retention, tasks, webhooks, wire
 from liveqa.domain import screening
 from liveqa.domain.errors import Unavailable
 from liveqa.domain.rules import SLUG
@@ -133,7 +133,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 for op in [*admin.OPERATIONS, admin.INTAKE]
             ),
         ],
-        middleware=[Middleware(SecurityHeaders)],
+        middleware=[Middleware(wire.Capture), Middleware(SecurityHeaders)],
         exception_handlers={Unavailable: _unavailable},
         lifespan=lifespan,
     )

@@ -12,7 +12,7 @@ import secrets
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
-from liveqa import eager, metrics, tasks
+from liveqa import eager, metrics, tasks, wire
 from liveqa.views import Audience
 
 logger = logging.getLogger(__name__)
@@ -37,6 +37,7 @@ class Connection:
         max_frames: int = 2000,
         max_bytes: int = 2 << 20,
         send_timeout: float = 10.0,
+        direct: wire.Direct | None = None,
     ) -> None:
         self.id = secrets.token_hex(6)
         self.audience = audience
@@ -45,6 +46,7 @@ class Connection:
         self.sid = sid  # a moderator's session id: re-checked while the socket lives
         self._send = send
         self._close = close
+        self.direct = direct  # the fan-out's fast path, when the server allows it (see liveqa/wire.py)
         self._frames: collections.deque[str] = _IDLE  # a queue of its own only while a writer runs
         self._bytes = 0
         self._max_frames = max_frames
@@ -60,8 +62,9 @@ class Connection:
         # While resuming, live frames wait here (with their log ids) until the replay has been offered.
         self.held: list[tuple[str, str]] | None = None
 
-    def offer(self, text: str) -> None:
-        """Send one encoded frame, or queue it behind those waiting. Never blocks.
+    def offer(self, text: str, data: bytes | None = None) -> None:
+        """Send one encoded frame, or queue it behind those waiting. Never blocks. `data` is the frame's bytes
+        (`wire.frame(text)`), built once for a fan-out: written straight to the transport when it can be.
 
         A socket with nothing queued gets the frame at once, in the caller's turn (`eager.start`): no task switch
         and no timer per frame, which is most of a fan-out's cost. The bound applies while a send waits for the
@@ -69,7 +72,8 @@ class Connection:
         if self.close_code:
             return
         if self._writer is None:
-            self._send_now(text)
+            if data is None or self.direct is None or not self.direct.write(data):
+                self._send_now(text)
             return
         if self._stuck and (len(self._frames) >= self._max_frames or self._bytes + len(text) > self._max_bytes):
             self.shut(SLOW_CONSUMER, "slow consumer")

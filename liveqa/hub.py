@@ -11,7 +11,7 @@ from collections import defaultdict
 
 from redis.exceptions import RedisError
 
-from liveqa import metrics, protocol as p, tasks, views
+from liveqa import metrics, protocol as p, tasks, views, wire
 from liveqa.connection import Connection
 from liveqa.domain.errors import Rejected
 from liveqa.domain.state import EventState, LogEntry, log_id_key
@@ -272,16 +272,19 @@ class EventFeed:
 
     def _fan(self, audience: Audience, log_id: str, text: str) -> None:
         conns = self._conns[audience]
+        if not conns:
+            return
+        data = wire.frame(text)  # once for every socket (see Connection.offer)
         for conn in conns:
-            self._deliver(conn, log_id, text)
+            self._deliver(conn, log_id, text, data)
         metrics.FRAMES_OUT.labels(audience).inc(len(conns))
 
     @staticmethod
-    def _deliver(conn: Connection, log_id: str, text: str) -> None:
+    def _deliver(conn: Connection, log_id: str, text: str, data: bytes | None = None) -> None:
         if conn.held is not None:
             conn.held.append((log_id, text))
         else:
-            conn.offer(text)
+            conn.offer(text, data)
 
     # --- joining and resuming -----------------------------------------------------------------------
 

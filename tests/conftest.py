@@ -13,6 +13,7 @@ from typing import Any
 import msgspec
 import pytest
 import uvicorn
+from starlette.applications import Starlette
 
 from liveqa import operations
 from liveqa.app import create_app
@@ -77,11 +78,12 @@ async def anonymous_event(store: RedisStore) -> AsyncIterator[EventFixture]:
     await store.delete_event(slug)
 
 
-async def serve(settings: Settings, **options: Any) -> AsyncIterator[str]:
-    """Run the app with uvicorn in this loop on a free port; yields its base URL. `options` go to uvicorn."""
+async def serve(settings: Settings, app: Starlette | None = None, /, **options: Any) -> AsyncIterator[str]:
+    """Run the app (one made from `settings` unless given) with uvicorn in this loop on a free port; yields its
+    base URL. `options` go to uvicorn."""
     port = free_port()
     config = uvicorn.Config(
-        create_app(settings),
+        app or create_app(settings),
         **{
             "host": "127.0.0.1",
             "port": port,

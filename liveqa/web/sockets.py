@@ -16,7 +16,7 @@ from collections.abc import Awaitable, Callable
 import msgspec
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
-from liveqa import auth, metrics, protocol as p, submissions
+from liveqa import auth, metrics, protocol as p, submissions, wire
 from liveqa.connection import Connection
 from liveqa.domain import errors, rules, text as texts
 from liveqa.domain.floor import FloorAction
@@ -220,6 +220,7 @@ def _connection(
         max_frames=services.settings.max_frames_queued,
         max_bytes=services.settings.max_bytes_queued,
         send_timeout=services.settings.send_timeout,
+        direct=wire.direct(websocket.scope),
     )
 
 
