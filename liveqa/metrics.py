@@ -23,7 +23,7 @@ REDIS_SECONDS = Histogram(
 )
 BATCH_SIZE = Histogram(
     "liveqa_batch_size",
-    "Requests sent to Redis in one call (votes, or new participants, of one event that arrived together)",
+    "Requests sent to Redis in one call (votes, new participants or moderators' actions arriving together)",
     ["operation"],
     buckets=(1, 2, 5, 10, 20, 50, 100, 256),
 )

@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import json
+from typing import Any
 
 import pytest
+from prometheus_client import REGISTRY
 from redis.asyncio import Redis
 
+from liveqa.settings import Settings
 from liveqa.store import RedisStore, keys
+from tests.conftest import serve
 from tests.helpers import Client, EventFixture, cid, moderator
 
 
@@ -272,3 +277,48 @@ async def test_an_action_whose_audit_entry_cannot_be_written_is_answered_once(
     await redis_client.delete(keys.audit(event.slug))
     assert (await mod.act("answer", qid=qid))["type"] == "done"
     assert [entry["action"] for entry in await store.audit_log(event.slug)] == ["answer"]
+
+
+async def _replies(console: Client, count: int) -> list[dict[str, Any]]:
+    return [await console.take(lambda f: f["type"] in ("done", "error")) for _ in range(count)]
+
+
+async def test_a_consoles_burst_of_actions_goes_to_redis_together_in_the_order_sent(
+    server: str, event: EventFixture, store: RedisStore, redis_client: Redis
+) -> None:
+    """Actions that come faster than Redis answers (here Redis holds writes for a moment) are handled together:
+    in one pipeline, in the order they came, each answered in that order (a refused one among them too); the
+    queue and the audit log follow that order."""
+    asker = await Client.open(server, event.slug)
+    qids = [(await asker.submit(f"Question number {i}?"))["qid"] for i in range(30)]
+    mod = await moderator(server, event, "Ana")
+    frames = [{"type": "approve", "qid": qid, "ref": f"approve-{i}"} for i, qid in enumerate(qids)]
+    frames.insert(10, {"type": "approve", "qid": "99999", "ref": "unknown"})
+    frames.append({"type": "move", "qid": qids[-1], "before": qids[0], "ref": "move"})
+    batches = REGISTRY.get_sample_value("liveqa_batch_size_count", {"operation": "actions"}) or 0
+    await redis_client.client_pause(300, all=False)  # writes wait; reads go on
+    for frame in frames:
+        await mod.ws.send(json.dumps(frame))
+    replies = await _replies(mod, len(frames))
+    assert [r["ref"] for r in replies] == [f["ref"] for f in frames]
+    assert [r["type"] for r in replies].count("error") == 1 and replies[10]["code"] == "unknown_question"
+    assert (REGISTRY.get_sample_value("liveqa_batch_size_count", {"operation": "actions"}) or 0) - batches < 10
+    assert (await store.load_state(event.slug)).queue == [qids[-1], *qids[:-1]]
+    audit = [(e["action"], e.get("qid")) for e in await store.audit_log(event.slug)][1:]
+    assert audit == [*(("approve", qid) for qid in qids), ("move", qids[-1])]
+
+
+async def test_a_console_whose_actions_wait_for_redis_still_answers_pings(
+    settings: Settings, event: EventFixture, redis_client: Redis
+) -> None:
+    """uvicorn reads a socket's next message only once the app took the last one: a console whose actions wait
+    must still be read, or its pong goes unread and uvicorn closes it (1011, keepalive ping timeout)."""
+    async for base in serve(settings, None, ws_ping_interval=0.1, ws_ping_timeout=0.2):
+        asker = await Client.open(base, event.slug)
+        qids = [(await asker.submit(f"Waiting question {i}?"))["qid"] for i in range(5)]
+        mod = await moderator(base, event)
+        await redis_client.client_pause(700, all=False)
+        for qid in qids:
+            await mod.send("approve", qid=qid, ref=qid)
+        assert [r["type"] for r in await _replies(mod, len(qids))] == ["done"] * len(qids)
+        assert (await mod.act("show", qid=qids[0]))["type"] == "done"  # still open

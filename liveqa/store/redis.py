@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import json
 import logging
@@ -10,7 +11,7 @@ import secrets
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 from redis.asyncio import BlockingConnectionPool, ConnectionPool, Redis, RedisCluster
@@ -23,6 +24,7 @@ from redis.exceptions import (
     OutOfMemoryError,
     ReadOnlyError,
     RedisClusterException,
+    RedisError,
     ResponseError,
     TimeoutError as RedisTimeoutError,
     TryAgainError,
@@ -38,6 +40,9 @@ from liveqa.domain.rules import SHOWABLE, VOTABLE, Action, transition_table
 from liveqa.domain.state import EventState, LogEntry
 from liveqa.store import keys
 from liveqa.store.scripts import Scripts
+
+if TYPE_CHECKING:
+    from redis.commands.core import AsyncScript
 
 _ERRORS: dict[str, type[errors.Rejected]] = {
     cls.code: cls
@@ -188,6 +193,22 @@ def _unpack(reply: list[Any]) -> list[Any]:
     raise _ERRORS.get(code, errors.Rejected)(str(reply[1]) if len(reply) > 1 else code)
 
 
+def _unavailable(exc: Exception) -> errors.Unavailable | None:
+    """The domain error for a Redis failure that a retry may outlive (a lost connection, a timeout, a store that
+    refuses writes for now, a cluster changing), or None for the others (a bug: a script error, a wrong type)."""
+    if isinstance(exc, (RedisConnectionError, RedisTimeoutError)):
+        return errors.Unavailable("the store is not answering; retry shortly")
+    if isinstance(exc, (OutOfMemoryError, BusyLoadingError, ReadOnlyError)):
+        return errors.Unavailable("the store refuses writes right now; retry shortly")
+    if isinstance(exc, (ClusterError, TryAgainError, RedisClusterException)):
+        # A Redis Cluster node is down or failing over, or the slots are moving (CLUSTERDOWN, TRYAGAIN, a slot not
+        # covered): the client finds the new layout on its next command.
+        return errors.Unavailable("the store's cluster is changing; retry shortly")
+    if isinstance(exc, ResponseError) and str(exc).startswith(("OOM", "MISCONF", "LOADING", "READONLY", "BUSY")):
+        return errors.Unavailable("the store refuses writes right now; retry shortly")
+    return None
+
+
 def _refusal(reply: list[Any]) -> Exception | None:
     """The domain error of one reply of a batch, or None when it is 'ok'."""
     try:
@@ -232,36 +253,51 @@ class RedisStore:
         self._maxlen = str(log_maxlen)
         self._votes: Batcher[tuple[str, tuple[int, float]], tuple[str, str, bool], str] = Batcher(self._vote_batch)
         self._joins: Batcher[tuple[str, tuple[int, float]], tuple[str, str, str], None] = Batcher(self._join_batch)
+        self._actions: Batcher[str, tuple[AsyncScript, list[str], list[Any]], list[Any]] = Batcher(self._act_batch)
 
     async def _call(self, operation: Callable[[], Awaitable[Any]]) -> Any:
         try:
             return await operation()
-        except (RedisConnectionError, RedisTimeoutError) as exc:
-            raise errors.Unavailable("the store is not answering; retry shortly") from exc
-        except (OutOfMemoryError, BusyLoadingError, ReadOnlyError) as exc:
-            raise errors.Unavailable("the store refuses writes right now; retry shortly") from exc
-        except (ClusterError, TryAgainError, RedisClusterException) as exc:
-            # A Redis Cluster node is down or failing over, or the slots are moving (CLUSTERDOWN, TRYAGAIN, a slot
-            # not covered): the client finds the new layout on its next command.
-            raise errors.Unavailable("the store's cluster is changing; retry shortly") from exc
-        except ResponseError as exc:
-            if str(exc).startswith(("OOM", "MISCONF", "LOADING", "READONLY", "BUSY")):
-                raise errors.Unavailable("the store refuses writes right now; retry shortly") from exc
-            raise
+        except (RedisError, RedisClusterException) as exc:
+            if (unavailable := _unavailable(exc)) is None:
+                raise
+            raise unavailable from exc
 
     async def _run(self, name: str, keys_: list[str], args: list[Any], act: Act | None = None) -> list[Any]:
         """Run one script; a refusal becomes the matching domain error. With `act`, a moderator's action: see `Act`."""
         if act is None:
-            script = self._scripts[name]
+            with metrics.REDIS_SECONDS.labels(name).time():
+                reply: list[Any] = await self._call(lambda: self._scripts[name](keys=keys_, args=args))
         else:
-            script, keys_, args = self._scripts.acting(name), [*keys_, *act.keys()], [*args, *act.args()]
-        with metrics.REDIS_SECONDS.labels(name).time():
-            reply: list[Any] = await self._call(lambda: script(keys=keys_, args=args))
+            call = (self._scripts.acting(name), [*keys_, *act.keys()], [*args, *act.args()])
+            reply = await self._actions.submit(act.slug, call)
         values = _unpack(reply)
         if act is not None and (unwritten := values.pop()):
             # The action is done; its moderator is told so once. The operators are told of the gap in the log.
             logger.error("audit entry not written: %s", unwritten, extra={"event": act.slug, "moderator": act.who})
         return values
+
+    async def _act_batch(
+        self, slug: str, calls: list[tuple[AsyncScript, list[str], list[Any]]]
+    ) -> list[list[Any] | Exception]:
+        """The moderators' actions of one event that arrived together (a console's backlog, when the server is
+        behind), in one pipeline: Redis runs them in the order they came, one round trip for all (after one that
+        makes sure the scripts are loaded). Alone, or on a Redis Cluster, each is one call."""
+        metrics.BATCH_SIZE.labels("actions").observe(len(calls))
+        with metrics.REDIS_SECONDS.labels("actions").time():
+            if len(calls) == 1 or isinstance(self.client, RedisCluster):
+                results: list[list[Any] | Exception] = []
+                for script, keys_, args in calls:
+                    try:
+                        results.append(await self._call(functools.partial(script, keys=keys_, args=args)))
+                    except Exception as exc:  # this action's own failure; the next ones still run, in order
+                        results.append(exc)
+                return results
+            pipe = self.client.pipeline(transaction=False)
+            for script, keys_, args in calls:
+                await script(keys=keys_, args=args, client=pipe)
+            replies: list[Any] = await self._call(lambda: pipe.execute(raise_on_error=False))
+        return [(_unavailable(r) or r) if isinstance(r, Exception) else r for r in replies]
 
     async def _run_batch(self, name: str, size: int, keys_: list[str], args: list[Any]) -> list[list[Any]]:
         """Run one script that handles a batch of `size` requests: one reply per request, each 'ok…' or a refusal

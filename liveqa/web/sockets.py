@@ -8,6 +8,7 @@ the socket stays open; only connection-level abuse closes it, with a documented 
 from __future__ import annotations
 
 import asyncio
+import collections
 import logging
 import re
 import time
@@ -40,6 +41,9 @@ RATE_LIMITED = 4029
 UNSUPPORTED_VERSION = 4400
 
 HELLO_TIMEOUT_S = 10.0
+# A console's frames handled at once: its actions queue in Redis's order and go together when Redis is slower than
+# the moderator (one round trip for many); beyond this many, the socket is not read until one is done.
+MODERATOR_AHEAD = 100
 HINT_WINDOW_S = 5.0
 HINTS_PER_WINDOW = 10
 TRANSFER_TTL_S = 600
@@ -155,10 +159,13 @@ async def _await_hello(websocket: WebSocket) -> p.Hello | None:
     return hello
 
 
-async def _serve(session: Session, hello: p.Hello, welcome: p.Welcome, handle: Handler) -> None:
-    """Welcome, attach to the feed (replay or snapshot), then read frames until the client leaves."""
+async def _serve(session: Session, hello: p.Hello, welcome: p.Welcome, handle: Handler, *, ahead: int = 1) -> None:
+    """Welcome, attach to the feed (replay or snapshot), then read frames until the client leaves. Up to `ahead`
+    frames are handled at once (each started in the order it came: see `_moderator_frame`); the socket is read
+    meanwhile, so its pings are answered however long its backlog takes."""
     conn = session.conn
     conn.offer(p.encode(welcome))
+    handling: collections.deque[asyncio.Task[None]] = collections.deque()
     try:
         try:
             await session.feed.attach(conn, hello.epoch, hello.last_id)
@@ -169,16 +176,27 @@ async def _serve(session: Session, hello: p.Hello, welcome: p.Welcome, handle: H
             if text is None:
                 break
             metrics.FRAMES_IN.labels(conn.audience).inc()
-            try:
-                await handle(session, text)
-            except Exception:  # a bug of ours: say so to this client, log it, keep serving everyone
-                logger.exception("unexpected error handling a frame", extra={"event": session.slug})
-                session.reply(p.Error(code="internal_error", detail="the server failed to handle that; retry"))
+            if ahead == 1:
+                await _handle(session, handle, text)
+                continue
+            handling.append(asyncio.create_task(_handle(session, handle, text)))
+            while handling and (handling[0].done() or len(handling) >= ahead):
+                await handling.popleft()
     except WebSocketDisconnect:
         pass
     finally:
+        # What was read is handled (its actions were sent): the client that left finds them in its next snapshot.
+        await asyncio.gather(*handling, return_exceptions=True)
         session.feed.detach(conn)
         await conn.finish()
+
+
+async def _handle(session: Session, handle: Handler, text: str) -> None:
+    try:
+        await handle(session, text)
+    except Exception:  # a bug of ours: say so to this client, log it, keep serving everyone
+        logger.exception("unexpected error handling a frame", extra={"event": session.slug})
+        session.reply(p.Error(code="internal_error", detail="the server failed to handle that; retry"))
 
 
 Handler = Callable[[Session, str], Awaitable[None]]
@@ -458,12 +476,15 @@ async def moderator(websocket: WebSocket) -> None:
     )
     await feed.moderator_present(conn, True)
     try:
-        await _serve(session, hello, welcome, _moderator_frame)
+        await _serve(session, hello, welcome, _moderator_frame, ahead=MODERATOR_AHEAD)
     finally:
         await feed.moderator_present(conn, False)
 
 
 async def _moderator_frame(session: Session, text: str) -> None:
+    """One console's frames are handled together when they come faster than Redis answers (`_serve`'s `ahead`),
+    and their actions go to Redis in the order they came: everything up to the store's call is synchronous (no
+    `await` before it), so each frame's action is queued (`RedisStore._act_batch`) before the next frame's."""
     try:
         message = p.decode_moderator(text)
     except msgspec.MsgspecError as exc:
