@@ -4,10 +4,10 @@ A frame for thousands of participants is the same bytes on every socket (a serve
 LiveQA's sockets have no compression), yet each send through starlette, uvicorn and websockets builds it again
 behind four coroutine layers: most of a fan-out's CPU after the system call itself. `Direct` skips them, for the
 one server it knows: uvicorn's `websockets-sansio` protocol, reached through the ASGI `send` that uvicorn gives
-the app (`Capture` keeps it in the scope before starlette wraps it). It writes only while that protocol would:
-the handshake done, no close sent or received, the transport taking data. Whenever it cannot (another server, an
-extension negotiated, a paused or closing socket), the caller sends the text the supported way, which also
-waits for the peer or raises for a socket that is gone.
+the app (`Capture` keeps it, before starlette wraps it, for the connection's task). It writes only while that
+protocol would: the handshake done, no close sent or received, the transport taking data. Whenever it cannot
+(another server, an extension negotiated, a paused or closing socket), the caller sends the text the supported
+way, which also waits for the peer or raises for a socket that is gone.
 
 This is the one place that reads uvicorn's internals (`WebSocketsSansIOProtocol`'s `conn`, `transport`,
 `writable`, `close_sent`, `disconnected`); tests/test_wire.py checks them against the installed uvicorn.
@@ -16,6 +16,7 @@ This is the one place that reads uvicorn's internals (`WebSocketsSansIOProtocol`
 from __future__ import annotations
 
 import struct
+from contextvars import ContextVar
 from typing import Any
 
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -26,7 +27,8 @@ try:  # uvicorn's sans-I/O protocol (uvicorn ≥ 0.35); without it every send ta
 except ImportError:  # pragma: no cover
     WebSocketsSansIOProtocol = None  # type: ignore[assignment,misc]
 
-SCOPE_KEY = "liveqa.asgi_send"
+# Not a key in the scope: one more key there can make the scope dict, which lives as long as the socket, grow.
+_SEND: ContextVar[Send | None] = ContextVar("liveqa_asgi_send", default=None)
 
 
 def frame(text: str) -> bytes:
@@ -65,10 +67,10 @@ class Direct:
         return True
 
 
-def direct(scope: Scope) -> Direct | None:
-    """The fast path for an accepted socket, or None when its server is not one `Direct` knows."""
-    send = scope.get(SCOPE_KEY)
-    protocol = getattr(send, "__self__", None)
+def direct() -> Direct | None:
+    """The fast path for the socket this task serves (once accepted), or None when its server is not one `Direct`
+    knows."""
+    protocol = getattr(_SEND.get(), "__self__", None)
     if WebSocketsSansIOProtocol is None or not isinstance(protocol, WebSocketsSansIOProtocol):
         return None
     if not protocol.handshake_complete or protocol.conn.extensions:
@@ -77,12 +79,18 @@ def direct(scope: Scope) -> Direct | None:
 
 
 class Capture:
-    """Pure ASGI middleware, outermost: keeps a WebSocket's `send` as the server gave it, for `direct`."""
+    """Pure ASGI middleware, outermost: keeps a WebSocket's `send` as the server gave it, for `direct` (in the
+    connection's own task: starlette runs the endpoint in it)."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "websocket":
-            scope[SCOPE_KEY] = send
-        await self.app(scope, receive, send)
+        if scope["type"] != "websocket":
+            await self.app(scope, receive, send)
+            return
+        token = _SEND.set(send)
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            _SEND.reset(token)

@@ -29,9 +29,8 @@ def test_a_built_frame_is_the_frame_websockets_would_write(text: str) -> None:
     assert wire.frame(text) == Frame(Opcode.TEXT, text.encode()).serialize(mask=False)
 
 
-def test_no_fast_path_without_the_servers_send() -> None:
-    assert wire.direct({"type": "websocket"}) is None
-    assert wire.direct({"type": "websocket", wire.SCOPE_KEY: print}) is None
+def test_no_fast_path_outside_a_connection_capture_saw() -> None:
+    assert wire.direct() is None
 
 
 async def _serve(app: Starlette) -> AsyncIterator[str]:
@@ -59,7 +58,7 @@ async def test_direct_frames_keep_their_order_stop_while_the_peer_does_not_read_
 
     async def endpoint(websocket: WebSocket) -> None:
         await websocket.accept()
-        direct = wire.direct(websocket.scope)
+        direct = wire.direct()
         assert direct is not None
         assert direct.write(wire.frame("one"))
         await websocket.send_text("two")  # the usual way, between two direct frames

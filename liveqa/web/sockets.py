@@ -238,7 +238,7 @@ def _connection(
         max_frames=services.settings.max_frames_queued,
         max_bytes=services.settings.max_bytes_queued,
         send_timeout=services.settings.send_timeout,
-        direct=wire.direct(websocket.scope),
+        direct=wire.direct(),
     )
 
 
