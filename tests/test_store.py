@@ -10,12 +10,13 @@ from typing import Any
 
 import pytest
 from redis.asyncio import Redis
+from redis.asyncio.connection import Connection as RedisConnection
 
 from liveqa.domain import errors
 from liveqa.domain.model import Status
 from liveqa.domain.rules import Action, transition
 from liveqa.store import RedisStore, keys
-from liveqa.store.redis import SESSION_ABSOLUTE_MS, SESSION_IDLE_S, Act, digest
+from liveqa.store.redis import SESSION_ABSOLUTE_MS, SESSION_IDLE_S, Act, _unavailable, digest
 from liveqa.store.scripts import ACTIONS, source
 from tests.helpers import EventFixture
 
@@ -250,6 +251,19 @@ async def test_a_moderators_action_checks_the_session_and_writes_the_audit_entry
     assert (await store.load_state(event.slug)).questions[qid].status is Status.APPROVED
     assert await _log_length(redis_client, event.slug) == logged
     assert len(await store.audit_log(event.slug)) == audited
+
+
+async def test_a_write_on_a_connection_closed_under_it_is_unavailable_not_a_bug() -> None:
+    """redis-py lets a write on a connection the event loop just closed fail with the transport's own error
+    (redis/redis-py#4287; seen as `internal_error` on votes in S8): it is the store not answering, to retry. The
+    same error raised anywhere else is still a bug."""
+    connection = RedisConnection()  # never connected: its writer is None, as after the race
+    with pytest.raises(AttributeError) as raised:
+        await connection._send_packed_command([b"PING"])
+    assert isinstance(_unavailable(raised.value), errors.Unavailable)
+    with pytest.raises(AttributeError) as elsewhere:
+        None.writelines  # type: ignore[attr-defined]  # noqa: B018
+    assert _unavailable(elsewhere.value) is None
 
 
 async def test_every_key_of_an_event_shares_its_hash_tag(

@@ -11,10 +11,11 @@ import secrets
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import msgspec
-from redis.asyncio import BlockingConnectionPool, ConnectionPool, Redis, RedisCluster
+from redis.asyncio import BlockingConnectionPool, ConnectionPool, Redis, RedisCluster, connection as redis_connection
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialWithJitterBackoff
 from redis.exceptions import (
@@ -206,7 +207,26 @@ def _unavailable(exc: Exception) -> errors.Unavailable | None:
         return errors.Unavailable("the store's cluster is changing; retry shortly")
     if isinstance(exc, ResponseError) and str(exc).startswith(("OOM", "MISCONF", "LOADING", "READONLY", "BUSY")):
         return errors.Unavailable("the store refuses writes right now; retry shortly")
+    if isinstance(exc, (AttributeError, RuntimeError, TypeError)) and _in_redis_write(exc):
+        # redis-py writes on a connection the event loop has just closed (a peer reset, a concurrent disconnect:
+        # redis/redis-py#4287) and lets the transport's own error out instead of a ConnectionError. It has dropped
+        # the connection by then; the next command opens another.
+        return errors.Unavailable("the store is not answering; retry shortly")
     return None
+
+
+_REDIS_CONNECTION = str(Path(redis_connection.__file__))
+
+
+def _in_redis_write(exc: BaseException) -> bool:
+    """Whether `exc` was raised while redis-py wrote a command to its connection."""
+    tb = exc.__traceback__
+    while tb is not None:
+        code = tb.tb_frame.f_code
+        if code.co_filename == _REDIS_CONNECTION and code.co_name in ("_send_packed_command", "send_packed_command"):
+            return True
+        tb = tb.tb_next
+    return False
 
 
 def _refusal(reply: list[Any]) -> Exception | None:
@@ -258,7 +278,7 @@ class RedisStore:
     async def _call(self, operation: Callable[[], Awaitable[Any]]) -> Any:
         try:
             return await operation()
-        except (RedisError, RedisClusterException) as exc:
+        except (RedisError, RedisClusterException, AttributeError, RuntimeError, TypeError) as exc:
             if (unavailable := _unavailable(exc)) is None:
                 raise
             raise unavailable from exc
