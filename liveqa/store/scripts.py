@@ -11,32 +11,6 @@ from redis.commands.core import AsyncScript
 if TYPE_CHECKING:
     from liveqa.store.redis import Client
 
-NAMES = (
-    "create_event",
-    "submit",
-    "vote",
-    "transition",
-    "edit",
-    "annotate",
-    "announce",
-    "move",
-    "pin",
-    "screen",
-    "set_event",
-    "snapshot",
-    "presence",
-    "rate",
-    "new_participant",
-    "ban",
-    "erase_participant",
-    "group",
-    "merge",
-    "lease",
-    "floor_request",
-    "floor",
-    "screen_mode",
-)
-
 # The scripts a moderator's action runs: each also has an acting variant (see lua/_acting.lua).
 ACTIONS = (
     "transition",
@@ -51,6 +25,20 @@ ACTIONS = (
     "merge",
     "floor",
     "screen_mode",
+)
+NAMES = (
+    *ACTIONS,
+    "create_event",
+    "submit",
+    "vote",
+    "snapshot",
+    "presence",
+    "rate",
+    "new_participant",
+    "erase_participant",
+    "group",
+    "lease",
+    "floor_request",
 )
 
 
