@@ -8,7 +8,6 @@ the socket stays open; only connection-level abuse closes it, with a documented 
 from __future__ import annotations
 
 import asyncio
-import collections
 import logging
 import re
 import time
@@ -165,7 +164,7 @@ async def _serve(session: Session, hello: p.Hello, welcome: p.Welcome, handle: H
     meanwhile, so its pings are answered however long its backlog takes."""
     conn = session.conn
     conn.offer(p.encode(welcome))
-    handling: collections.deque[asyncio.Task[None]] = collections.deque()
+    handling: list[asyncio.Task[None]] = []  # a list: an empty deque is 760 bytes, on every socket
     try:
         try:
             await session.feed.attach(conn, hello.epoch, hello.last_id)
@@ -181,7 +180,7 @@ async def _serve(session: Session, hello: p.Hello, welcome: p.Welcome, handle: H
                 continue
             handling.append(asyncio.create_task(_handle(session, handle, text)))
             while handling and (handling[0].done() or len(handling) >= ahead):
-                await handling.popleft()
+                await handling.pop(0)
     except WebSocketDisconnect:
         pass
     finally:
