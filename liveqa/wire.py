@@ -63,7 +63,10 @@ class Direct:
         transport = protocol.transport
         if transport.is_closing():
             return False
-        transport.write(data)
+        try:
+            transport.write(data)
+        except Exception:  # a transport failing under us: the supported send finds out how, and the socket is closed
+            return False  # like any other gone peer (this write runs inside a fan-out to every socket of the event)
         return True
 
 

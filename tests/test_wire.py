@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from types import SimpleNamespace
 
 import pytest
 import uvicorn
@@ -15,6 +16,7 @@ from starlette.middleware import Middleware
 from starlette.routing import WebSocketRoute
 from starlette.websockets import WebSocket
 from websockets.frames import Frame, Opcode
+from websockets.protocol import State
 
 from liveqa import wire
 from liveqa.app import create_app
@@ -27,6 +29,28 @@ from tests.helpers import Client, EventFixture, moderator
 @pytest.mark.parametrize("text", ["", "a", "x" * 125, "x" * 126, "é" * 32767, "x" * 65535, "x" * 65536, "ñ" * 40000])
 def test_a_built_frame_is_the_frame_websockets_would_write(text: str) -> None:
     assert wire.frame(text) == Frame(Opcode.TEXT, text.encode()).serialize(mask=False)
+
+
+def test_a_transport_that_fails_under_a_write_hands_the_frame_to_the_supported_send() -> None:
+    """The write runs inside a fan-out to every socket of an event: one failing transport must not raise there."""
+
+    class Failing:
+        def is_closing(self) -> bool:
+            return False
+
+        def write(self, data: bytes) -> None:
+            raise RuntimeError("unable to perform operation on <TCPTransport closed=True>; the handler is closed")
+
+    writable = asyncio.Event()
+    writable.set()
+    protocol = SimpleNamespace(
+        close_sent=False,
+        disconnected=False,
+        writable=writable,
+        conn=SimpleNamespace(state=State.OPEN),
+        transport=Failing(),
+    )
+    assert wire.Direct(protocol).write(wire.frame("lost?")) is False
 
 
 def test_no_fast_path_outside_a_connection_capture_saw() -> None:
