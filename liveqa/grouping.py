@@ -1,10 +1,11 @@
 """Duplicate grouping of one event in one process: the similarity index, kept from the event log; participants'
 "similar questions" hints from it; and the event's grouping step.
 
-Every process with the event open keeps an index (vectors come from Redis, where the submitting process stored
-them, so nothing is recomputed after a restart). One process at a time decides (a lease in Redis): it takes new
-questions in question-number order, compares each with the ones before it, and records merge, suggest or new
-with `group.lua`, which refuses a decision made on a view another process has moved past. So two paraphrases
+Every process with the event open keeps an index. One process at a time runs the step (a lease in Redis): it
+embeds new questions, off the submission path and a batch at a time, and keeps the vectors in Redis, where the
+other processes (and this one after a restart) read them instead of computing them again; then it takes the
+new questions in question-number order, compares each with the ones before it, and records merge, suggest or
+new with `group.lua`, which refuses a decision made on a view another process has moved past. So two paraphrases
 sent at the same moment to two processes become one group: the second is decided against the first.
 """
 
@@ -35,6 +36,7 @@ LEASE_MS = 10_000
 IDLE_S = 2.0  # how often a process that does not hold the lease looks whether it should take over
 GROUPABLE = frozenset({Status.PENDING, Status.APPROVED, Status.ANSWERED})
 HINTS = 5
+EMBED_BATCH = 32  # questions embedded in one call: the model is faster on a batch, the thread holds it briefly
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,18 +53,6 @@ def owner_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
 
 
-async def stored_vector(text: str, embedder: Embedder | None = None) -> str:
-    """The text's embedding as kept beside the question, computed off the event loop; '' if it failed (the
-    grouping step computes it then): a submission never fails for it."""
-    model = embedder if embedder is not None else default_embedder()
-    try:
-        matrix = await asyncio.to_thread(model.encode, [text])
-    except Exception:
-        logger.exception("embedding failed; the grouping step will retry it")
-        return ""
-    return to_text(matrix[0], model.model_id)
-
-
 class Grouping:
     """The similarity index of one event in this process, and its share of the grouping step."""
 
@@ -73,6 +63,7 @@ class Grouping:
         self._owner = owner or owner_id()
         self.index: Index | None = None
         self._changes: list[Question] = []
+        self._unembedded: dict[str, Question] = {}  # groupable, not indexed: no vector stored yet (see _embed)
         self._wake = asyncio.Event()
         self._highest = 0  # the highest question number indexed (or seen: a question not indexed counts too)
         self._seen_at: dict[int, float] = {}  # question number → when it reached this process (for the lag)
@@ -90,10 +81,12 @@ class Grouping:
         for q in questions:
             if q.id in vectors:
                 index.add(q.id, q.text, vectors[q.id], group=q.group or None, visible=q.public)
-            else:  # embedded later, by the step (an old event's questions, a failed embedding): opening stays fast
-                self._changes.append(q)
+            else:  # embedded later, by the lease holder (an old event's questions, a model change): opening stays fast
+                self._unembedded[q.id] = q
         self.index = index
         self._highest = max((_number(qid) for qid in state.questions), default=0)
+        if self._unembedded:
+            self._wake.set()
         self._task = asyncio.create_task(self._run(), name=f"grouping:{self.slug}")
 
     async def stop(self) -> None:
@@ -137,10 +130,16 @@ class Grouping:
                 delay = min(delay * 2, 10.0)
 
     async def _apply(self, changes: list[Question]) -> None:
+        """Bring the index up to date. A new question goes in with the vector the lease holder stored for it; until
+        there is one it waits (in `_unembedded`, looked up again at each step). An edited text is embedded here."""
         index = self.index
-        if index is None or not changes:
+        if index is None or not (changes or self._unembedded):
             return
-        latest = {q.id: q for q in changes}  # the last change of each question wins
+        latest = self._unembedded | {q.id: q for q in changes}  # the last change of each question wins
+        for q in changes:
+            if (number := _number(q.id)) > self._highest:
+                self._seen_at[number] = time.monotonic()
+                self._highest = number
         groupable = [q for q in latest.values() if q.status in GROUPABLE]
         fresh = [q for q in groupable if q.id not in index]
         edited = [q for q in groupable if q.id in index and index.text(q.id) != q.text]
@@ -150,19 +149,29 @@ class Grouping:
             for qid, text in stored.items():
                 if (vector := from_text(text, self._embedder.model_id)) is not None:
                     vectors[qid] = vector
-        if missing := [q for q in fresh if q.id not in vectors] + edited:
-            vectors.update(await self._compute(missing))
+        if edited:
+            vectors.update(await self._compute(edited))
+        self._unembedded = {q.id: q for q in fresh if q.id not in vectors}
         for q in latest.values():
-            if _number(q.id) > self._highest:
-                self._seen_at[_number(q.id)] = time.monotonic()
-            self._highest = max(self._highest, _number(q.id))
             if q.status not in GROUPABLE:
                 index.remove(q.id)
             elif q.id in vectors:
                 index.add(q.id, q.text, vectors[q.id], group=q.group or None, visible=q.public)
-            else:
+            elif q.id in index:
                 index.set_group(q.id, q.group or None)
                 index.set_visible(q.id, q.public)
+
+    async def _embed(self) -> None:
+        """The lease holder embeds the questions that have no vector yet, a few at a time in a thread, stores the
+        vectors for every process (and for a restart) and indexes them."""
+        index = self.index
+        assert index is not None
+        while self._unembedded:
+            batch = list(self._unembedded.values())[:EMBED_BATCH]
+            vectors = await self._compute(batch)
+            for q in batch:
+                index.add(q.id, q.text, vectors[q.id], group=q.group or None, visible=q.public)
+                del self._unembedded[q.id]
 
     def _forget_decided(self) -> None:
         """Questions decided by another process need no lag measured here."""
@@ -170,7 +179,7 @@ class Grouping:
             del self._seen_at[number]
 
     async def _compute(self, questions: list[Question]) -> dict[str, Vector]:
-        """Embeddings the store lacks (a submission whose embedding failed, or a model change): computed, kept."""
+        """Embeddings computed in a thread and kept in Redis beside the questions."""
         matrix = await asyncio.to_thread(self._embedder.encode, [q.text for q in questions])
         computed = {q.id: matrix[i] for i, q in enumerate(questions)}
         await self._store.store_vectors(
@@ -182,12 +191,13 @@ class Grouping:
         """Decide every question indexed here that nobody decided yet, in order, while this process holds the
         lease. A refusal (another process was faster) makes it read where the step is and go on from there."""
         index = self.index
-        if index is None or self._highest <= self.decided:
+        if index is None or (self._highest <= self.decided and not self._unembedded):
             return
         if not await self._store.lease(self.slug, self._owner, ttl_ms=LEASE_MS):
             self.decided = await self._store.grouped(self.slug)
             self._forget_decided()
             return
+        await self._embed()  # every question before the one decided is compared with: all are indexed first
         after = await self._store.grouped(self.slug)
         while after < self._highest:
             number = after + 1
@@ -216,4 +226,4 @@ def _number(qid: str) -> int:
     return int(qid) if qid.isdigit() else 0
 
 
-__all__ = ["GROUPABLE", "Grouping", "Hint", "owner_id", "stored_vector"]
+__all__ = ["GROUPABLE", "Grouping", "Hint", "owner_id"]

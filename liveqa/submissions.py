@@ -7,7 +7,6 @@ import dataclasses
 import hashlib
 from dataclasses import dataclass
 
-from liveqa import grouping
 from liveqa.dedup.normalize import language
 from liveqa.domain import rules, text as texts
 from liveqa.domain.model import EventInfo, Moderation
@@ -58,12 +57,11 @@ async def submit(
     *,
     rate: tuple[int, float],
     source: str = "web",
-    embed: bool = True,
     directory: Directory | None = None,
     invited: Organisation | None = None,
 ) -> Stored:
-    """Store a question (once per sender's cid). With `embed`, its sentence embedding is stored with it for the
-    duplicate grouping (see grouping.py). The asker's organisation is looked up in the `directory`: a listed one
+    """Store a question (once per sender's cid); the duplicate grouping takes it from there (see grouping.py). The
+    asker's organisation is looked up in the `directory`: a listed one
     is marked for moderators; in an event that requires it, an unlisted one holds the question for review."""
     if invited is not None:  # an invite code said which organisation this participant asks for
         draft = dataclasses.replace(draft, organisation=invited.name, country=draft.country or invited.country)
@@ -73,7 +71,6 @@ async def submit(
     listed = (organisation.accreditation or "listed") if organisation is not None else ""
     if info.require_listed and not listed and not held:
         held = UNLISTED
-    vector = await grouping.stored_vector(body) if embed else ""
     qid, log_id, stored, new = await store.submit(
         info.slug,
         pid,
@@ -85,7 +82,6 @@ async def submit(
         held=held,
         publish=info.moderation is Moderation.POST,
         source=source,
-        vector=vector,
         lang=language(body),
         listed=listed,
     )

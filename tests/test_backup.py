@@ -103,7 +103,7 @@ async def test_an_event_from_before_grouping_keeps_its_questions_apart(store: Re
             draft = submissions.Draft(
                 cid=f"old-{n:06d}", text="The same question?", name="A", organisation="B", country="NE"
             )
-            await submissions.submit(store, info, screening.load(""), f"p{n}", draft, rate=(0, 1.0), embed=False)
+            await submissions.submit(store, info, screening.load(""), f"p{n}", draft, rate=(0, 1.0))
         await store.client.hset(keys.meta(slug), "schema", "1")
         await store.client.delete(keys.grouped(slug))
         assert slug in await migrations.check(store)
@@ -125,7 +125,7 @@ async def test_a_backup_from_before_grouping_is_migrated_when_restored(store: Re
     assert info is not None
     for n in range(2):
         draft = submissions.Draft(cid=f"oldb-{n:06d}", text="The same again?", name="A", organisation="B", country="NE")
-        await submissions.submit(store, info, screening.load(""), f"p{n}", draft, rate=(0, 1.0), embed=False)
+        await submissions.submit(store, info, screening.load(""), f"p{n}", draft, rate=(0, 1.0))
     await store.client.hset(keys.meta(slug), "schema", "1")
     await store.client.delete(keys.grouped(slug))
     lines = [line async for line in backup.dump(store, [slug])]

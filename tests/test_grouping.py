@@ -4,14 +4,14 @@ supporters counted once, participants' similar-question hints, and one group whe
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 from click.testing import CliRunner
 
 from liveqa import operations, submissions
 from liveqa.cli import main
-from liveqa.dedup import Embedder, Index
+from liveqa.dedup import Embedder, Index, default_embedder
 from liveqa.dedup.semantic import DIM, MODEL_ID, Matrix
 from liveqa.domain import screening
 from liveqa.domain.model import EventInfo
@@ -188,9 +188,32 @@ class Refusing:
         raise AssertionError(f"recomputed {len(texts)} embeddings")
 
 
-async def test_a_restarted_process_rebuilds_the_index_from_stored_vectors(
+class Counting:
+    """The server's embedder, counting the texts it is asked to embed."""
+
+    def __init__(self) -> None:
+        self._model = default_embedder()
+        self.model_id = self._model.model_id
+        self.dim = self._model.dim
+        self.texts: list[str] = []
+
+    def encode(self, texts: Sequence[str]) -> Matrix:
+        self.texts.extend(texts)
+        return self._model.encode(texts)
+
+
+async def _until(check: Callable[[], bool], timeout: float = 15.0) -> None:
+    async with asyncio.timeout(timeout):
+        while not check():
+            await asyncio.sleep(0.05)
+
+
+async def test_only_the_lease_holder_embeds_and_a_restarted_process_computes_nothing(
     store: RedisStore, event: EventFixture
 ) -> None:
+    """Submitting embeds nothing. Of two processes with the event open, the one holding the grouping lease embeds
+    each new question once and stores the vector; the other indexes it from Redis; a process started later
+    rebuilds its index from the stored vectors alone."""
     info = await store.event_info(event.slug)
     assert info is not None
     for n, text in enumerate((SUDAN, CIVIL_SOCIETY, EXTEND)):
@@ -198,7 +221,20 @@ async def test_a_restarted_process_rebuilds_the_index_from_stored_vectors(
             cid=f"rebuild-{n:04d}", text=text, name="Amina", organisation="Voices of the Sahel", country="NE"
         )
         await submissions.submit(store, info, screening.load(""), f"p{n}", draft, rate=(0, 1.0))
-    assert await store.client.hlen(keys.vectors(event.slug)) == 3
+    assert await store.client.hlen(keys.vectors(event.slug)) == 0
+    models = [Counting(), Counting()]
+    processes = [Grouping(event.slug, store, model, owner=f"process-{n}") for n, model in enumerate(models)]
+    for process in processes:
+        await process.start(await store.load_state(event.slug))
+    try:
+        indexes = [p.index for p in processes]
+        await _until(lambda: all(isinstance(i, Index) and len(i) == 3 for i in indexes))
+        assert await store.grouped(event.slug) == 3
+        assert sorted(text for model in models for text in model.texts) == sorted((SUDAN, CIVIL_SOCIETY, EXTEND))
+        assert await store.client.hlen(keys.vectors(event.slug)) == 3
+    finally:
+        for process in processes:
+            await process.stop()
     refusing: Embedder = Refusing()
     grouping = Grouping(event.slug, store, refusing)
     await grouping.start(await store.load_state(event.slug))
@@ -222,7 +258,7 @@ async def test_a_decision_on_a_stale_view_is_refused(store: RedisStore) -> None:
             draft = submissions.Draft(
                 cid=f"stale-{n:06d}", text=text, name="Amina", organisation="Voices of the Sahel", country="NE"
             )
-            await submissions.submit(store, info, screening.load(""), f"p{n}", draft, rate=(0, 1.0), embed=False)
+            await submissions.submit(store, info, screening.load(""), f"p{n}", draft, rate=(0, 1.0))
         assert await store.group(slug, "1", 0, "new", "", 0.0) == "new"
         assert await store.group(slug, "1", 0, "new", "", 0.0) is None  # decided already
         assert await store.group(slug, "2", 1, "merge", "1", 0.8) == "merge"

@@ -29,7 +29,7 @@ async def _ask(store: RedisStore, slug: str, pid: str, text: str, words: str = "
     assert info is not None
     draft = submissions.Draft(cid=f"{pid}-{abs(hash(text)):012d}", text=text, name="A", organisation="B", country="NE")
     listed = screening.WordList.of((words,)) if words else screening.load("")
-    return (await submissions.submit(store, info, listed, pid, draft, rate=(0, 1.0), embed=False)).qid
+    return (await submissions.submit(store, info, listed, pid, draft, rate=(0, 1.0))).qid
 
 
 async def test_an_approved_question_is_not_merged_out_of_the_queue_into_a_held_one(

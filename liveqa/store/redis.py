@@ -569,12 +569,11 @@ class RedisStore:
         held: str = "",
         publish: bool = False,
         source: str = "web",
-        vector: str = "",
         lang: str = "",
         listed: str = "",
     ) -> tuple[str, str, str, bool]:
-        """Store a question once per (pid, cid): pending, or approved at once when `publish` and not `held`;
-        `vector` is its stored embedding, if computed. Returns (qid, log id, stored text, was it new)."""
+        """Store a question once per (pid, cid): pending, or approved at once when `publish` and not `held`.
+        Returns (qid, log id, stored text, was it new)."""
         qid, log_id, stored, kind = await self._run(
             "submit",
             [
@@ -587,7 +586,6 @@ class RedisStore:
                 keys.question_prefix(slug),
                 keys.queue(slug),
                 keys.banned(slug),
-                keys.vectors(slug),
             ],
             [
                 self._maxlen,
@@ -601,7 +599,6 @@ class RedisStore:
                 held,
                 "1" if publish else "0",
                 source,
-                vector,
                 lang,
                 listed,
             ],  # fmt: skip

@@ -468,7 +468,6 @@ async def intake(request: Request) -> Response:
                 draft,
                 rate=(settings.channel_burst, settings.channel_per_minute / 60),
                 source=channel,
-                embed=settings.dedup,
                 directory=await services.organisations.directory(),
             )
         except errors.RateLimited as exc:

@@ -354,7 +354,6 @@ async def _participant_frame(session: Session, text: str) -> None:
                     pid,
                     draft,
                     rate=(settings.submit_burst, settings.submit_per_minute / 60),
-                    embed=settings.dedup,
                     directory=directory,
                     invited=invited,
                 )

@@ -9,7 +9,6 @@
 -- KEYS[7]  question prefix  liveqa:{<slug>}:q:   (the new hash is this prefix + the new number; same slot)
 -- KEYS[8]  queue list       liveqa:{<slug>}:queue
 -- KEYS[9]  banned set       liveqa:{<slug>}:banned
--- KEYS[10] vectors hash     liveqa:{<slug>}:vectors
 -- ARGV[1]  log maxlen
 -- ARGV[2]  participant id
 -- ARGV[3]  client id (cid)
@@ -21,9 +20,8 @@
 -- ARGV[13] why it is held for review ('' when it isn't: the word-list entry it matched)
 -- ARGV[14] '1' to publish at once (post-moderation) unless held, '0' to wait for a moderator
 -- ARGV[15] source: 'web', or the channel it came through (email, a hashtag, import…)
--- ARGV[16] the text's sentence embedding as stored ('' when not computed: the grouping step computes it)
--- ARGV[17] the language the text seems to be in ('' when unknown)
--- ARGV[18] the asker's organisation is in the directory: its accreditation or 'listed' ('' when not)
+-- ARGV[16] the language the text seems to be in ('' when unknown)
+-- ARGV[17] the asker's organisation is in the directory: its accreditation or 'listed' ('' when not)
 --
 -- Returns {'ok', qid, log id, text, 'new'|'duplicate'}; or {'unknown_event'}, {'questions_closed'},
 -- {'rate_limited', ms to wait}, {'banned'}.
@@ -48,9 +46,8 @@ redis.call('HSET', qkey, 'id', qid, 'pid', ARGV[2], 'cid', ARGV[3], 'text', ARGV
   'name', ARGV[5], 'organisation', ARGV[6], 'country', ARGV[7],
   'show_name', ARGV[8], 'show_organisation', ARGV[9], 'show_country', ARGV[10],
   'status', 'pending', 'votes', 0, 'pinned', '0', 'created', now, 'updated', now, 'rev', 1, 'held', ARGV[13],
-  'source', ARGV[15], 'lang', ARGV[17], 'listed', ARGV[18])
+  'source', ARGV[15], 'lang', ARGV[16], 'listed', ARGV[17])
 redis.call('ZADD', KEYS[5], now, qid)
-if ARGV[16] ~= '' then redis.call('HSET', KEYS[10], qid, ARGV[16]) end
 local id
 if ARGV[14] == '1' and ARGV[13] == '' then
   redis.call('HSET', qkey, 'status', 'approved')
