@@ -253,6 +253,38 @@ async def test_a_moderators_action_checks_the_session_and_writes_the_audit_entry
     assert len(await store.audit_log(event.slug)) == audited
 
 
+async def test_a_request_sent_again_gets_its_first_reply_and_changes_nothing(
+    store: RedisStore, redis_client: Redis, event: EventFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """redis-py sends a command again when its connection was lost (a cluster client also when it timed out), and
+    the first may have run (S8: a whole batch of 256 votes answered `already_voted`). A batch of votes or a
+    moderator's action sent again (same request key) is answered as the first time and changes nothing more."""
+    qid = await _submit(store, event.slug)
+    sid = await store.create_session(event.slug, "Ana")
+    act = Act(event.slug, sid, "Ana", "approve", {"qid": qid})
+
+    def resent(token: str) -> None:  # every request from here carries this key, as a resent command does
+        monkeypatch.setattr("liveqa.store.redis.secrets.token_hex", lambda _: token)
+
+    resent("a1")
+    first = await store.transition(event.slug, qid, Action.APPROVE, by="Ana", act=act)
+    logged, audited = await _log_length(redis_client, event.slug), len(await store.audit_log(event.slug))
+    assert await store.transition(event.slug, qid, Action.APPROVE, by="Ana", act=act) == first
+    resent("b2")
+    voted = await store.vote(event.slug, "p2", qid, up=True, rate=NO_LIMIT)
+    assert await store.vote(event.slug, "p2", qid, up=True, rate=NO_LIMIT) == voted
+    assert await _log_length(redis_client, event.slug) == logged + 1  # the tally's entry, once
+    assert len(await store.audit_log(event.slug)) == audited
+    assert (await store.load_state(event.slug)).questions[qid].votes == 1
+    assert 0 < await redis_client.pttl(keys.request(event.slug, "b2")) <= 10_000
+    resent("c3")  # a new request: the rules apply
+    with pytest.raises(errors.AlreadyVoted):
+        await store.vote(event.slug, "p2", qid, up=True, rate=NO_LIMIT)
+    resent("d4")
+    with pytest.raises(errors.BadTransition):
+        await store.transition(event.slug, qid, Action.APPROVE, by="Ana", act=act)
+
+
 async def test_a_write_on_a_connection_closed_under_it_is_unavailable_not_a_bug() -> None:
     """redis-py lets a write on a connection the event loop just closed fail with the transport's own error
     (redis/redis-py#4287; seen as `internal_error` on votes in S8): it is the store not answering, to retry. The

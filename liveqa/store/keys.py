@@ -146,6 +146,12 @@ def session(slug: str, sid_hash: str) -> str:
     return f"{_event(slug)}:session:{sid_hash}"
 
 
+def request(slug: str, token: str) -> str:
+    """String, for ten seconds: the reply to one request (a batch of votes, a moderator's action), for a repeat of it
+    (a client's retry) to get the same reply."""
+    return f"{_event(slug)}:request:{token}"
+
+
 def audit(slug: str) -> str:
     """Stream: who did what, when (moderators and operators), append-only."""
     return f"{_event(slug)}:audit"

@@ -92,7 +92,8 @@ def connect(
 ) -> Client:
     """A client for `url`. Commands time out after `timeout` seconds, so a client hears `unavailable` quickly when
     Redis is frozen; a lost connection is retried once (every script is safe to run twice: submissions carry
-    their client id, other rules refuse a repeat). A timed-out command may still run later, which is why
+    their client id, and votes and moderators' actions a request key under which Redis keeps their reply for a
+    repeat to get; other rules refuse a repeat). A timed-out command may still run later, which is why
     submissions are idempotent. Without `retry`, a lost connection is reported at once: the hub's log reader
     needs to know, because Redis may have come back without its data.
 
@@ -289,7 +290,8 @@ class RedisStore:
             with metrics.REDIS_SECONDS.labels(name).time():
                 reply: list[Any] = await self._call(lambda: self._scripts[name](keys=keys_, args=args))
         else:
-            call = (self._scripts.acting(name), [*keys_, *act.keys()], [*args, *act.args()])
+            request = keys.request(act.slug, secrets.token_hex(8))  # a retry of this call is answered, not redone
+            call = (self._scripts.acting(name), [*keys_, request, *act.keys()], [*args, *act.args()])
             reply = await self._actions.submit(act.slug, call)
         values = _unpack(reply)
         if act is not None and (unwritten := values.pop()):
@@ -622,6 +624,7 @@ class RedisStore:
                 keys.log(slug),
                 keys.question_prefix(slug),
                 keys.banned(slug),
+                keys.request(slug, secrets.token_hex(8)),  # a retry of this batch is answered, not redone
                 *(keys.rate(slug, pid, "vote") for pid, _, _ in votes),
             ],
             [

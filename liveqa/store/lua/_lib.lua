@@ -10,6 +10,20 @@ local function now_ms()
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 end
 
+-- A request's reply is kept for ten seconds under the request's own key (a token the client made for it): the
+-- same request sent again (redis-py resends a command whose connection was lost; a cluster client, one that
+-- timed out, and it may have run) gets the reply of the first run instead of a refusal of its repeat.
+local function kept_reply(key)
+  local kept = redis.call('GET', key)
+  if kept then return cjson.decode(kept) end
+  return nil
+end
+
+local function keep_reply(key, reply)
+  redis.call('SET', key, cjson.encode(reply), 'PX', 10000)
+  return reply
+end
+
 local function append_log(maxlen, ...)
   return redis.call('XADD', KEYS[2], 'MAXLEN', '~', maxlen, '*', ...)
 end

@@ -10,7 +10,8 @@
 -- KEYS[2]    log stream       liveqa:{<slug>}:log
 -- KEYS[3]    question prefix  liveqa:{<slug>}:q:   (the voter set is the question's key + ':voters')
 -- KEYS[4]    banned set       liveqa:{<slug>}:banned
--- KEYS[4+i]  rate bucket of the i-th vote's participant: liveqa:{<slug>}:rate:vote:<pid>
+-- KEYS[5]    this batch's reply, kept for a repeat of it: liveqa:{<slug>}:request:<token> (see kept_reply)
+-- KEYS[5+i]  rate bucket of the i-th vote's participant: liveqa:{<slug>}:rate:vote:<pid>
 -- ARGV[1]    log maxlen
 -- ARGV[2]    statuses in which an upvote is accepted (comma-separated)
 -- ARGV[3]    rate capacity (0: no limit)
@@ -19,6 +20,8 @@
 --
 -- Returns one reply per vote, in order: {'ok', votes, log id}; or {'unknown_question', qid}, {'not_votable',
 -- status}, {'already_voted', qid}, {'not_voted', qid}, {'rate_limited', ms}, {'banned', ''}.
+local kept = kept_reply(KEYS[5])
+if kept then return kept end
 local prefix = KEYS[3]
 local capacity, refill = tonumber(ARGV[3]), tonumber(ARGV[4])
 local now = now_ms()
@@ -51,7 +54,7 @@ end
 
 local replies, changed, order = {}, {}, {}
 for i = 1, (#ARGV - 4) / 3 do
-  local reply = one(ARGV[2 + 3 * i], ARGV[3 + 3 * i], ARGV[4 + 3 * i], KEYS[4 + i])
+  local reply = one(ARGV[2 + 3 * i], ARGV[3 + 3 * i], ARGV[4 + 3 * i], KEYS[5 + i])
   replies[i] = reply
   if reply[1] == 'ok' and not changed[reply[2]] then
     changed[reply[2]] = true
@@ -66,4 +69,4 @@ end
 for i, reply in ipairs(replies) do
   if reply[1] == 'ok' then replies[i] = entries[reply[2]] end
 end
-return replies
+return keep_reply(KEYS[5], replies)
