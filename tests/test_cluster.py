@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from prometheus_client import REGISTRY
 from redis.asyncio import Redis, RedisCluster
 from redis.crc import key_slot
 
@@ -23,7 +24,7 @@ from liveqa.domain.organisations import Organisation
 from liveqa.domain.rules import Action
 from liveqa.embedded import redis_server_binary
 from liveqa.store import RedisStore, keys
-from liveqa.store.redis import connect
+from liveqa.store.redis import Act, connect
 from tests.conftest import MODERATOR_PASSWORD
 from tests.helpers import Client, EventFixture, moderator
 from tests.processes import ROOT, ServerProcess
@@ -122,6 +123,46 @@ async def test_every_key_of_an_event_is_on_one_master(cluster: list[RedisNode], 
         state.head,
         state.questions.keys(),
     )
+    await store.delete_event(slug)
+
+
+@pytest.mark.parametrize("flushed", [False, True])
+async def test_moderators_actions_arriving_together_go_in_one_pipeline_on_a_cluster(
+    cluster: list[RedisNode], store: RedisStore, flushed: bool
+) -> None:
+    """Actions that arrive together go to the event's master in one pipeline, in order, each answered (a refused
+    one among them too). On a master that lost its scripts (`flushed`: as after a failover) they are refused
+    NOSCRIPT in the pipeline and sent again one at a time, still in order, none done twice."""
+    slug = slug_on_node(1)
+    await operations.create_event(store, slug, "Cluster dialogue", password=MODERATOR_PASSWORD)
+    author, shown, rate = ("A", "Org", "KE"), (True, True, True), (0, 1.0)
+    qids = [
+        (await store.submit(slug, f"p{i}", f"c{i}", f"Question {i}?", author, shown, rate=rate))[0] for i in range(12)
+    ]
+    sid = await store.create_session(slug, "Ana")
+    await store.transition(
+        slug, qids[0], Action.APPROVE, by="Ana", act=Act(slug, sid, "Ana", "approve", {"qid": qids[0]})
+    )
+    if flushed:
+        node = connect(cluster[1].url)
+        try:
+            await node.script_flush()
+        finally:
+            await node.aclose()
+    batches = REGISTRY.get_sample_value("liveqa_batch_size_count", {"operation": "actions"}) or 0
+    results = await asyncio.gather(
+        *(
+            store.transition(slug, qid, Action.APPROVE, by="Ana", act=Act(slug, sid, "Ana", "approve", {"qid": qid}))
+            for qid in [*qids[1:6], "99999", *qids[6:]]
+        ),
+        return_exceptions=True,
+    )
+    assert [type(r) for r in results].count(errors.UnknownQuestion) == 1
+    assert all(isinstance(r, str) and r for r in results[:5] + results[6:])
+    assert (REGISTRY.get_sample_value("liveqa_batch_size_count", {"operation": "actions"}) or 0) - batches < 4
+    assert (await store.load_state(slug)).queue == qids
+    audit = [e.get("qid") for e in await store.audit_log(slug) if e["action"] == "approve"]
+    assert audit == qids
     await store.delete_event(slug)
 
 

@@ -22,6 +22,7 @@ from redis.exceptions import (
     BusyLoadingError,
     ClusterError,
     ConnectionError as RedisConnectionError,
+    NoScriptError,
     OutOfMemoryError,
     ReadOnlyError,
     RedisClusterException,
@@ -304,22 +305,47 @@ class RedisStore:
     ) -> list[list[Any] | Exception]:
         """The moderators' actions of one event that arrived together (a console's backlog, when the server is
         behind), in one pipeline: Redis runs them in the order they came, one round trip for all (after one that
-        makes sure the scripts are loaded). Alone, or on a Redis Cluster, each is one call."""
+        makes sure the scripts are loaded; on a Redis Cluster, see `_cluster_batch`). Alone, each is one call."""
         metrics.BATCH_SIZE.labels("actions").observe(len(calls))
         with metrics.REDIS_SECONDS.labels("actions").time():
-            if len(calls) == 1 or isinstance(self.client, RedisCluster):
-                results: list[list[Any] | Exception] = []
+            if len(calls) == 1:
+                return await self._one_by_one(calls)
+            if isinstance(self.client, RedisCluster):
+                replies = await self._cluster_batch(self.client, calls)
+            else:
+                pipe = self.client.pipeline(transaction=False)
                 for script, keys_, args in calls:
-                    try:
-                        results.append(await self._call(functools.partial(script, keys=keys_, args=args)))
-                    except Exception as exc:  # this action's own failure; the next ones still run, in order
-                        results.append(exc)
-                return results
-            pipe = self.client.pipeline(transaction=False)
-            for script, keys_, args in calls:
-                await script(keys=keys_, args=args, client=pipe)
-            replies: list[Any] = await self._call(lambda: pipe.execute(raise_on_error=False))
+                    await script(keys=keys_, args=args, client=pipe)
+                replies = await self._call(lambda: pipe.execute(raise_on_error=False))
         return [(_unavailable(r) or r) if isinstance(r, Exception) else r for r in replies]
+
+    async def _one_by_one(self, calls: list[tuple[AsyncScript, list[str], list[Any]]]) -> list[list[Any] | Exception]:
+        results: list[list[Any] | Exception] = []
+        for script, keys_, args in calls:
+            try:
+                results.append(await self._call(functools.partial(script, keys=keys_, args=args)))
+            except Exception as exc:  # this action's own failure; the next ones still run, in order
+                results.append(exc)
+        return results
+
+    async def _cluster_batch(
+        self, client: RedisCluster, calls: list[tuple[AsyncScript, list[str], list[Any]]]
+    ) -> list[Any]:
+        """The same on a Redis Cluster: the event's keys share a slot, so the pipeline is one round trip to its
+        master. redis-py's cluster pipeline does not load scripts first: on a master that has not seen them (new,
+        or just failed over) the actions are refused NOSCRIPT; then the ones from the first refused on are sent
+        again one at a time, which loads the scripts. An action among them that did run answers from its request
+        key (see _lib.lua, kept_reply) and is not done twice."""
+        pipe = client.pipeline()
+        for script, keys_, args in calls:
+            # Its `evalsha` method refuses to be pipelined on a cluster (scripts' keys could span slots); these
+            # share the event's slot, and the command is routed by them like any other.
+            pipe.execute_command("EVALSHA", script.sha, len(keys_), *keys_, *args)
+        replies: list[Any] = await self._call(lambda: pipe.execute(raise_on_error=False))
+        refused = [i for i, reply in enumerate(replies) if isinstance(reply, NoScriptError)]
+        if refused:
+            replies[refused[0] :] = await self._one_by_one(calls[refused[0] :])
+        return replies
 
     async def _run_batch(self, name: str, size: int, keys_: list[str], args: list[Any]) -> list[list[Any]]:
         """Run one script that handles a batch of `size` requests: one reply per request, each 'ok…' or a refusal
