@@ -65,9 +65,6 @@ class EventFeed:
         self._outgoing: list[tuple[str, str]] = []
         self._public: p.PublicUpdate | None = None
         self._own: dict[str, list[tuple[int, str, str]]] = {}
-        # Participants who joined while some of that waited, with the log id their snapshot or replay brought
-        # them to: they get only what came after it.
-        self._joined: dict[Connection, str] = {}
         self._audience_sent = float("-inf")
         self._audience_timer: asyncio.Task[None] | None = None
 
@@ -238,7 +235,7 @@ class EventFeed:
                 timer.cancel()
         self._votes_timer = self._audience_timer = None
         self._votes = {}
-        self._outgoing, self._public, self._own, self._joined = [], None, {}, {}
+        self._outgoing, self._public, self._own = [], None, {}
 
     def _fan_entry(self, entry: LogEntry) -> None:
         """Moderators first, then screens, the audience and the asker: frames are sent as they are offered
@@ -305,24 +302,21 @@ class EventFeed:
             self._audience_timer.cancel()
             self._audience_timer = None
         self._seal()
-        outgoing, own, joined = self._outgoing, self._own, self._joined
-        self._outgoing, self._own, self._joined = [], {}, {}
+        outgoing, own = self._outgoing, self._own
         if not (outgoing or own):
             return
+        self._outgoing, self._own = [], {}
         self._audience_sent = asyncio.get_running_loop().time()
         askers = {conn for pid in own for conn in self._by_pid.get(pid, ())}
-        if outgoing and self._conns[Audience.PUBLIC]:
+        if outgoing:
             log_id, text = _batch(outgoing)
             data = wire.frame(text)
             sent = 0
             for conn in self._conns[Audience.PUBLIC]:
-                if conn not in askers and conn not in joined:
+                if conn not in askers:
                     self._deliver(conn, log_id, text, data)
                     sent += 1
             metrics.FRAMES_OUT.labels(Audience.PUBLIC).inc(sent)
-        for conn, head in joined.items():
-            if conn not in askers:
-                self._deliver_since(conn, head, outgoing)
         for pid, frames in own.items():
             mine: list[tuple[str, str]] = []
             start = 0
@@ -333,18 +327,8 @@ class EventFeed:
             mine += outgoing[start:]
             log_id, text = _batch(mine)
             for conn in self._by_pid.get(pid, ()):
-                if conn in joined:
-                    self._deliver_since(conn, joined[conn], mine)
-                else:
-                    self._deliver(conn, log_id, text)
-                    metrics.FRAMES_OUT.labels(Audience.PUBLIC).inc()
-
-    def _deliver_since(self, conn: Connection, head: str, frames: list[tuple[str, str]]) -> None:
-        """To a participant who joined at `head`: the frames after it, if any."""
-        after = [(log_id, text) for log_id, text in frames if log_id_key(log_id) > log_id_key(head)]
-        if after:
-            self._deliver(conn, *_batch(after))
-            metrics.FRAMES_OUT.labels(Audience.PUBLIC).inc()
+                self._deliver(conn, log_id, text)
+            metrics.FRAMES_OUT.labels(Audience.PUBLIC).inc(len(self._by_pid.get(pid, ())))
 
     def _fan(self, audience: Audience, log_id: str, text: str) -> None:
         conns = self._conns[audience]
@@ -379,12 +363,9 @@ class EventFeed:
     async def attach(self, conn: Connection, epoch: str, last_id: str) -> None:
         """Bring a new socket up to date, then live: replay what it missed after `last_id` when the log still
         holds it, else a snapshot. Live frames that arrive meanwhile are held and sent after, without duplicates."""
-        # The sockets already here get the tallies the newcomer's snapshot or replay includes. What waits for the
-        # audience's next frame is sent then, without what the newcomer has: joining never sends the others an
-        # extra frame (a storm of reconnections would otherwise break the audience's rate).
+        # The sockets already here get what the newcomer's snapshot or replay includes, before it joins them.
         self._send_votes()
-        if conn.audience is Audience.PUBLIC and (self._outgoing or self._public or self._own):
-            self._joined[conn] = self.state.head
+        self._flush_audience()
         self._idle_since = None
         self._conns[conn.audience].add(conn)
         metrics.CONNECTIONS.labels(conn.audience).inc()
@@ -442,7 +423,6 @@ class EventFeed:
                 conn.offer(p.encode(own))
 
     def detach(self, conn: Connection) -> None:
-        self._joined.pop(conn, None)
         if conn in self._conns[conn.audience]:
             metrics.CONNECTIONS.labels(conn.audience).dec()
         self._conns[conn.audience].discard(conn)
