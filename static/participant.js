@@ -93,19 +93,19 @@ function onFrame(frame) {
       if (frame.removed) questions.delete(frame.removed);
       if (Array.isArray(frame.queue)) queue = frame.queue;
       if (typeof frame.screen === "string") screen = frame.screen;
-      renderSoon(renderPublic);
+      renderPublic();
       break;
     case "votes":
       for (const [qid, votes] of Object.entries(frame.votes ?? {})) {
         if (questions.has(qid)) questions.get(qid).votes = votes;
         if (mine.has(qid)) mine.get(qid).votes = votes;
       }
-      renderSoon(renderPublic);
+      renderPublic();
       break;
     case "own":
       if (frame.question) addOwn(frame.question);
-      renderSoon(renderMine);
-      renderSoon(renderPublic);
+      renderMine();
+      renderPublic();
       break;
     case "event":
       setEvent(frame.event);
@@ -130,18 +130,6 @@ function onFrame(frame) {
     default:
       break; // pong, or a frame from a newer server
   }
-}
-
-const dirty = new Set();
-
-/** Render once after the frame being handled: a batch of many changes is one render, not one per change. */
-function renderSoon(render) {
-  if (dirty.has(render)) return;
-  dirty.add(render);
-  queueMicrotask(() => {
-    dirty.delete(render);
-    render();
-  });
 }
 
 function welcome(frame) {
