@@ -161,9 +161,10 @@ class Grouping:
                 index.set_group(q.id, q.group or None)
                 index.set_visible(q.id, q.public)
 
-    async def _embed(self) -> None:
+    async def _embed(self) -> bool:
         """The lease holder embeds the questions that have no vector yet, a few at a time in a thread, stores the
-        vectors for every process (and for a restart) and indexes them."""
+        vectors for every process (and for a restart) and indexes them. The lease is renewed after each batch (an
+        old event's thousands of questions take longer than it lasts); False when another process took it."""
         index = self.index
         assert index is not None
         while self._unembedded:
@@ -172,6 +173,9 @@ class Grouping:
             for q in batch:
                 index.add(q.id, q.text, vectors[q.id], group=q.group or None, visible=q.public)
                 del self._unembedded[q.id]
+            if self._unembedded and not await self._store.lease(self.slug, self._owner, ttl_ms=LEASE_MS):
+                return False
+        return True
 
     def _forget_decided(self) -> None:
         """Questions decided by another process need no lag measured here."""
@@ -197,7 +201,10 @@ class Grouping:
             self.decided = await self._store.grouped(self.slug)
             self._forget_decided()
             return
-        await self._embed()  # every question before the one decided is compared with: all are indexed first
+        if not await self._embed():  # every question before the one decided is compared with: all indexed first
+            self.decided = await self._store.grouped(self.slug)
+            self._forget_decided()
+            return
         after = await self._store.grouped(self.slug)
         while after < self._highest:
             number = after + 1

@@ -7,7 +7,9 @@ import asyncio
 from collections.abc import Callable, Sequence
 
 import numpy as np
+import pytest
 from click.testing import CliRunner
+from redis import Redis as SyncRedis
 
 from liveqa import operations, submissions
 from liveqa.cli import main
@@ -245,6 +247,37 @@ async def test_only_the_lease_holder_embeds_and_a_restarted_process_computes_not
         assert vector.shape == (DIM,) and abs(float(np.linalg.norm(vector)) - 1) < 1e-3
     finally:
         await grouping.stop()
+
+
+async def test_a_holder_that_loses_the_lease_while_embedding_stops(
+    store: RedisStore, event: EventFixture, redis_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Embedding an old event's questions takes longer than the lease lasts: the holder renews it after each batch,
+    and stops (deciding nothing) when another process has taken it meanwhile."""
+    info = await store.event_info(event.slug)
+    assert info is not None
+    for n, text in enumerate((SUDAN, CIVIL_SOCIETY, EXTEND)):
+        draft = submissions.Draft(cid=f"lost-{n:04d}", text=text, name="Amina", organisation="Voices", country="NE")
+        await submissions.submit(store, info, screening.load(""), f"p{n}", draft, rate=(0, 1.0))
+    monkeypatch.setattr("liveqa.grouping.EMBED_BATCH", 1)
+    other = SyncRedis.from_url(redis_url)
+
+    class TakenAway(Counting):
+        def encode(self, texts: Sequence[str]) -> Matrix:
+            other.set(keys.grouper(event.slug), "another process", px=10_000)  # while this batch is embedded
+            return super().encode(texts)
+
+    model = TakenAway()
+    grouping = Grouping(event.slug, store, model, owner="this process")
+    await grouping.start(await store.load_state(event.slug))
+    try:
+        await _until(lambda: len(model.texts) == 1)
+        await asyncio.sleep(0.5)
+        assert len(model.texts) == 1 and await store.grouped(event.slug) == 0
+        assert await store.client.hlen(keys.vectors(event.slug)) == 1
+    finally:
+        await grouping.stop()
+        other.close()
 
 
 async def test_a_decision_on_a_stale_view_is_refused(store: RedisStore) -> None:
