@@ -9,6 +9,7 @@ import uuid
 from typing import Any
 
 import pytest
+from prometheus_client import REGISTRY
 from redis.asyncio import Redis
 from redis.asyncio.connection import Connection as RedisConnection
 
@@ -283,6 +284,32 @@ async def test_a_request_sent_again_gets_its_first_reply_and_changes_nothing(
     resent("d4")
     with pytest.raises(errors.BadTransition):
         await store.transition(event.slug, qid, Action.APPROVE, by="Ana", act=act)
+
+
+@pytest.mark.parametrize("flushed", [False, True])
+async def test_moderators_actions_arriving_together_go_in_one_pipeline_in_order(
+    store: RedisStore, redis_client: Redis, event: EventFixture, flushed: bool
+) -> None:
+    """Actions that arrive together go to Redis in one pipeline, in order, each answered (a refused one among them
+    too). A Redis that lost its scripts (`flushed`: as after a restart) refuses them NOSCRIPT in the pipeline;
+    they are sent again one at a time, still in order, none done twice. (The same on a cluster: test_cluster.py.)"""
+    qids = [await _submit(store, event.slug, text=f"Question {i}?") for i in range(12)]
+    sid = await store.create_session(event.slug, "Ana")
+
+    def approve(qid: str) -> Any:
+        act = Act(event.slug, sid, "Ana", "approve", {"qid": qid})
+        return store.transition(event.slug, qid, Action.APPROVE, by="Ana", act=act)
+
+    await approve(qids[0])
+    if flushed:
+        await redis_client.script_flush()
+    batches = REGISTRY.get_sample_value("liveqa_batch_size_count", {"operation": "actions"}) or 0
+    results = await asyncio.gather(*(approve(q) for q in [*qids[1:6], "99999", *qids[6:]]), return_exceptions=True)
+    assert [type(r) for r in results].count(errors.UnknownQuestion) == 1
+    assert all(isinstance(r, str) and r for r in results[:5] + results[6:])
+    assert (REGISTRY.get_sample_value("liveqa_batch_size_count", {"operation": "actions"}) or 0) - batches < 4
+    assert (await store.load_state(event.slug)).queue == qids
+    assert [e.get("qid") for e in await store.audit_log(event.slug) if e["action"] == "approve"] == qids
 
 
 async def test_a_write_on_a_connection_closed_under_it_is_unavailable_not_a_bug() -> None:

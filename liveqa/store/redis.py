@@ -304,19 +304,27 @@ class RedisStore:
         self, slug: str, calls: list[tuple[AsyncScript, list[str], list[Any]]]
     ) -> list[list[Any] | Exception]:
         """The moderators' actions of one event that arrived together (a console's backlog, when the server is
-        behind), in one pipeline: Redis runs them in the order they came, one round trip for all (after one that
-        makes sure the scripts are loaded; on a Redis Cluster, see `_cluster_batch`). Alone, each is one call."""
+        behind), in one pipeline: Redis runs them in the order they came, one round trip for all (on a Redis
+        Cluster too: the event's keys share a slot, so it goes to the event's master). Alone, each is one call.
+
+        The pipeline does not load the scripts first (redis-py's cluster pipeline cannot; the other would spend a
+        round trip asking): on a Redis that has not seen them (new, restarted, just failed over) the actions are
+        refused NOSCRIPT, and the ones from the first refused on are sent again one at a time, which loads the
+        scripts. An action among them that did run answers from its request key (see _lib.lua, kept_reply) and
+        is not done twice."""
         metrics.BATCH_SIZE.labels("actions").observe(len(calls))
         with metrics.REDIS_SECONDS.labels("actions").time():
             if len(calls) == 1:
                 return await self._one_by_one(calls)
-            if isinstance(self.client, RedisCluster):
-                replies = await self._cluster_batch(self.client, calls)
-            else:
-                pipe = self.client.pipeline(transaction=False)
-                for script, keys_, args in calls:
-                    await script(keys=keys_, args=args, client=pipe)
-                replies = await self._call(lambda: pipe.execute(raise_on_error=False))
+            pipe = self.client.pipeline() if isinstance(self.client, RedisCluster) else self.client.pipeline(False)
+            for script, keys_, args in calls:
+                # Not `pipe.evalsha`: the cluster pipeline refuses it (a script's keys could span slots); these
+                # share the event's slot, and the command is routed by them like any other.
+                pipe.execute_command("EVALSHA", script.sha, len(keys_), *keys_, *args)
+            replies: list[Any] = await self._call(lambda: pipe.execute(raise_on_error=False))
+            refused = [i for i, reply in enumerate(replies) if isinstance(reply, NoScriptError)]
+            if refused:
+                replies[refused[0] :] = await self._one_by_one(calls[refused[0] :])
         return [(_unavailable(r) or r) if isinstance(r, Exception) else r for r in replies]
 
     async def _one_by_one(self, calls: list[tuple[AsyncScript, list[str], list[Any]]]) -> list[list[Any] | Exception]:
@@ -327,25 +335,6 @@ class RedisStore:
             except Exception as exc:  # this action's own failure; the next ones still run, in order
                 results.append(exc)
         return results
-
-    async def _cluster_batch(
-        self, client: RedisCluster, calls: list[tuple[AsyncScript, list[str], list[Any]]]
-    ) -> list[Any]:
-        """The same on a Redis Cluster: the event's keys share a slot, so the pipeline is one round trip to its
-        master. redis-py's cluster pipeline does not load scripts first: on a master that has not seen them (new,
-        or just failed over) the actions are refused NOSCRIPT; then the ones from the first refused on are sent
-        again one at a time, which loads the scripts. An action among them that did run answers from its request
-        key (see _lib.lua, kept_reply) and is not done twice."""
-        pipe = client.pipeline()
-        for script, keys_, args in calls:
-            # Its `evalsha` method refuses to be pipelined on a cluster (scripts' keys could span slots); these
-            # share the event's slot, and the command is routed by them like any other.
-            pipe.execute_command("EVALSHA", script.sha, len(keys_), *keys_, *args)
-        replies: list[Any] = await self._call(lambda: pipe.execute(raise_on_error=False))
-        refused = [i for i, reply in enumerate(replies) if isinstance(reply, NoScriptError)]
-        if refused:
-            replies[refused[0] :] = await self._one_by_one(calls[refused[0] :])
-        return replies
 
     async def _run_batch(self, name: str, size: int, keys_: list[str], args: list[Any]) -> list[list[Any]]:
         """Run one script that handles a batch of `size` requests: one reply per request, each 'ok…' or a refusal
