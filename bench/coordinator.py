@@ -17,9 +17,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -226,6 +227,34 @@ def _summaries(items: list[dict[str, Any]], key: str) -> tuple[dict[str, Any], d
     return merged.summary(), merged.to_json()
 
 
+async def _read(call: Callable[[], Awaitable[Any]]) -> Any:
+    """One reading from Redis, tried again shortly after a timeout under load (5 tries). Raises _Unreadable."""
+    for attempt in range(5):
+        try:
+            return await call()
+        except Exception:
+            if attempt == 4:
+                raise _Unreadable from None
+            await asyncio.sleep(0.2)
+
+
+class _Unreadable(Exception):
+    pass
+
+
+async def read_queue(redis_url: str, slug: str) -> list[str] | None:
+    """The queue order stored for the event (what every socket's order must end as), or None when Redis cannot
+    be read."""
+    client = connect(redis_url)
+    try:
+        return list(await _read(lambda: client.lrange(keys.queue(slug), 0, -1)))
+    except _Unreadable:
+        return None
+    finally:
+        with contextlib.suppress(Exception):
+            await client.aclose()
+
+
 async def read_tallies(redis_url: str, slug: str, qids: Sequence[str]) -> dict[str, int] | None:
     """The vote count stored for each question (the `votes` field of its hash: what clients are shown), read with
     LiveQA's own client, one single-key command each (so it works on a cluster too). Read until two readings a
@@ -235,22 +264,17 @@ async def read_tallies(redis_url: str, slug: str, qids: Sequence[str]) -> dict[s
     try:
         previous: dict[str, int] | None = None
         for _ in range(20):
-            reading: dict[str, int] = {}
-            for qid in qids:
-                for attempt in range(5):
-                    try:
-                        value = await client.hget(keys.question(slug, qid), "votes")
-                        break
-                    except Exception:  # a timeout under load: try again shortly
-                        if attempt == 4:
-                            return None
-                        await asyncio.sleep(0.2)
-                reading[qid] = int(value or 0)
+            reading = {
+                qid: int(await _read(functools.partial(client.hget, keys.question(slug, qid), "votes")) or 0)
+                for qid in qids
+            }
             if reading == previous:
                 return reading
             previous = reading
             await asyncio.sleep(0.25)
         return previous
+    except _Unreadable:
+        return None
     finally:
         with contextlib.suppress(Exception):
             await client.aclose()
@@ -303,6 +327,7 @@ async def run_phase(
         settled: list[dict[str, Any]] = []
         truth: dict[str, int] | None = None
         truth_moved = False
+        queue: list[str] | None = None
         with _RssPeak(watch.servers) as load_peak:
             if mode == "load":
                 for w in workers:
@@ -330,13 +355,15 @@ async def run_phase(
                     after = await read_tallies(redis_url, slug, sorted(votes_net))
                     if after is not None and after != truth:
                         truth, truth_moved = after, True  # a late vote: report against the newer count
+                if redis_url and slug and any(p.protocol == "liveqa" for p in plans):
+                    queue = await read_queue(redis_url, slug)
             elif mode == "idle":
                 await asyncio.sleep(idle_s)
         s2 = sample(watch)
         marks.append(time.monotonic())
         reports = []
         for w in workers:
-            await w.send(cmd="report", path=str(workdir / f"report-{w.index}.json"), truth=truth)
+            await w.send(cmd="report", path=str(workdir / f"report-{w.index}.json"), truth=truth, queue=queue)
             message = await w.expect("done", 120)
             reports.append(json.loads(await asyncio.to_thread(Path(message["path"]).read_text)))
         marks.append(time.monotonic())
@@ -385,6 +412,7 @@ def _merge(
     truth: dict[str, int] | None = None,
     truth_moved: bool = False,
 ) -> dict[str, Any]:
+    queues_unread = any(r["queue_mismatches"] is None for r in reports)
     join_wall_ns = max(r["last_ready_ns"] for r in ready) - min(r["first_start_ns"] for r in ready)
     joined = sum(r["joined"] for r in ready)
     join_summary, join_hist = _summaries(reports, "join_latency")
@@ -411,6 +439,10 @@ def _merge(
         "order_violations": sum(r["order_violations"] for r in reports),
         "order_examples": [e for r in reports for e in r["order_examples"]][:5],
         "tally_mismatches": sum(r["tally_mismatches"] for r in reports),
+        # sockets whose queue order (snapshot, then whole orders and single steps) is not the one stored in Redis
+        # after the load; steps that did not apply to the order a socket held (both None: Redis not read)
+        "queue_mismatches": None if queues_unread else sum(r["queue_mismatches"] for r in reports),
+        "queue_errors": sum(r["queue_errors"] for r in reports),
         # what the tallies were checked against: "redis" (the stored counts), "votes_sent" (no Redis to read)
         "tallies_checked_against": ("redis" if truth is not None else "votes_sent") if votes_net else None,
         "tally_truth_moved_after_settling": truth_moved,
@@ -444,6 +476,8 @@ def _merge(
         checks["frames_missing"]
         + checks["order_violations"]
         + checks["tally_mismatches"]
+        + (checks["queue_mismatches"] or 0)
+        + checks["queue_errors"]
         + sum(checks["sockets_closed"].values())
         + unanswered
         + sum(checks["join_failures"].values())

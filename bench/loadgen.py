@@ -138,6 +138,8 @@ class Frame(msgspec.Struct):
     epoch: str = ""
     votes: dict[str, int] | None = None
     queue: list[str] | None = None
+    place: tuple[str, str] | None = None
+    unqueue: str = ""
     question: QuestionLite | None = None
     questions: list[QuestionLite] | None = None
 
@@ -175,6 +177,7 @@ class Sock:
         self.tallies: dict[str, int] = {}
         self.baseline: dict[str, int] = {}
         self.queue: list[str] = []
+        self.queue_errors = 0  # a step of the queue order that did not apply to the order the socket held
         self.pid = ""
         self.token = ""  # a participant's token from `welcome`: the same participant after a reconnect
         self.epoch = ""
@@ -451,7 +454,10 @@ class Worker:
         elif kind == "votes":
             if frame.votes:
                 sock.tallies.update(frame.votes)
-        elif kind == "update" and frame.question is not None and frame.question.id:
+        elif kind == "update":
+            self._order(sock, frame)
+            if frame.question is None or not frame.question.id:
+                return
             question = frame.question
             sock.tallies[question.id] = question.votes
             if (
@@ -462,6 +468,25 @@ class Worker:
                 and question.id not in self.approved
             ):
                 self.approvals.put_nowait(question.id)
+
+    @staticmethod
+    def _order(sock: Sock, frame: Frame) -> None:
+        """Apply a new queue order as the pages do: whole, or the one step that made it (participants)."""
+        if frame.queue is not None:
+            sock.queue = list(frame.queue)
+        if frame.place is not None:
+            qid, after = frame.place
+            if qid in sock.queue:
+                sock.queue.remove(qid)
+            if after and after not in sock.queue:
+                sock.queue_errors += 1
+                after = sock.queue[-1] if sock.queue else ""
+            sock.queue.insert(sock.queue.index(after) + 1 if after else 0, qid)
+        if frame.unqueue:
+            if frame.unqueue in sock.queue:
+                sock.queue.remove(frame.unqueue)
+            else:
+                sock.queue_errors += 1
 
     def _on_ack(self, frame: Frame, received: int) -> None:
         sent = self.pending_cids.pop(frame.cid, None)
@@ -760,13 +785,18 @@ class Worker:
         sends: dict[str, list[Any]],
         votes_net: dict[str, int],
         truth: dict[str, int] | None = None,
+        queue: list[str] | None = None,
     ) -> dict[str, Any]:
+        """What every socket received against what was sent; `truth` and `queue` are the vote tallies and the
+        queue order stored in Redis after the load, when the coordinator could read them."""
         expected_sets = {aud: set(ids) for aud, ids in expected.items()}
         latency: dict[str, Histogram] = {}
         delivered: dict[str, int] = {}
         missing = 0
         missing_examples: list[str] = []
         tally_mismatch = 0
+        queue_mismatch = 0
+        queue_errors = 0
         closed: dict[str, int] = {}
         reconnects: dict[str, int] = {}
         resume_failures: dict[str, int] = {}
@@ -818,6 +848,10 @@ class Worker:
                     missing_examples.append(f"{sock.role}#{sock.index}: {len(lost)} ids, e.g. {min(lost)}")
             if (truth or votes_net) and sock.ws is not None and not self._tallies_right(sock, votes_net, truth):
                 tally_mismatch += 1
+            liveqa_view = self.plan.protocol == "liveqa" and sock.audience in (PUBLIC, MODERATOR)
+            if queue is not None and liveqa_view and sock.ws is not None and sock.queue != queue:
+                queue_mismatch += 1
+            queue_errors += sock.queue_errors
             if sock.close_code is not None:
                 closed[str(sock.close_code)] = closed.get(str(sock.close_code), 0) + 1
             for code, n in sock.reconnects.items():
@@ -845,6 +879,8 @@ class Worker:
             "missing": missing,
             "missing_examples": missing_examples,
             "tally_mismatches": tally_mismatch,
+            "queue_mismatches": queue_mismatch if queue is not None else None,
+            "queue_errors": queue_errors,
             "closed": closed,
             "reconnects": reconnects,
             "resume_failures": resume_failures,
@@ -945,7 +981,11 @@ async def main(plan_path: str) -> None:
                 case "report":
                     truth = command.get("truth", settle_info.get("truth"))  # read again after settling
                     report = worker.report(
-                        settle_info["expected"], settle_info["sends"], settle_info["votes_net"], truth
+                        settle_info["expected"],
+                        settle_info["sends"],
+                        settle_info["votes_net"],
+                        truth,
+                        command.get("queue"),
                     )
                     await asyncio.to_thread(Path(command["path"]).write_text, json.dumps(report))
                     emit("done", path=command["path"])

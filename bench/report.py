@@ -43,6 +43,7 @@ def _checks(phase: dict[str, Any]) -> str:
         f"missing {checks['frames_missing']}",
         f"reordered {checks['order_violations']}",
         f"tallies wrong {checks['tally_mismatches']}{against.get(checks.get('tallies_checked_against') or '', '')}",
+        *([] if checks.get("queue_mismatches") is None else [f"queues wrong {checks['queue_mismatches']}"]),
         f"closed {sum(checks['sockets_closed'].values())}",
         f"unanswered {checks['unanswered_actions']}",
     ]

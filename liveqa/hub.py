@@ -231,9 +231,9 @@ class EventFeed:
         """Moderators first, then screens, the audience and the asker: frames are sent as they are offered
         (see Connection.offer), so the few who act on them never wait behind thousands of participants."""
         before = self.state.questions.get(entry.question.id) if entry.question is not None else None
-        screen_before = self.state.screen
+        screen_before, queue_before = self.state.screen, self.state.queue
         self.state.apply(entry)
-        framed = views.frames(entry, before, known=True)
+        framed = views.frames(entry, before, known=True, queue_before=queue_before)
         if (moderator := framed.get(Audience.MODERATOR)) is not None:
             self._fan(Audience.MODERATOR, entry.id, p.encode(moderator))
         if (screen := views.screen_frame(entry, screen_before, self.state)) is not None:
@@ -255,10 +255,13 @@ class EventFeed:
         """The audience's frame of one entry. An update of only the queue order and the screen waits for the rest
         of the read batch, and a later one of the same kind replaces it (with what it did not change): when the
         reader is behind (the log returns many entries at once), thousands of participants get the latest order
-        once instead of every order in between. Moderators get every entry."""
+        once instead of every order in between (whole, when both changed it). Moderators get every entry."""
         if isinstance(frame, p.PublicUpdate) and frame.question is None and frame.group is None and not frame.removed:
             if (held := self._public) is not None:
-                frame.queue = held.queue if frame.queue is None else frame.queue
+                if not _orders(frame):
+                    frame.queue, frame.place, frame.unqueue = held.queue, held.place, held.unqueue
+                elif _orders(held):
+                    frame.queue, frame.place, frame.unqueue = self.state.queue, None, ""
                 frame.screen = held.screen if frame.screen is None else frame.screen
             self._public = frame
             return
@@ -380,6 +383,11 @@ class EventFeed:
 
     def idle_for(self, now: float) -> float:
         return 0.0 if self._idle_since is None else now - self._idle_since
+
+
+def _orders(frame: p.PublicUpdate) -> bool:
+    """Whether an audience frame changes the queue order."""
+    return frame.queue is not None or frame.place is not None or bool(frame.unqueue)
 
 
 class Hub:

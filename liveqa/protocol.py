@@ -540,12 +540,17 @@ class Resumed(Outbound, tag="resumed"):
 
 
 class PublicUpdate(Outbound, tag="update"):
-    """One change: a question added or changed, one gone from public view, a new queue order, the screen."""
+    """One change: a question added or changed, one gone from public view, a new queue order, the screen.
+
+    A new order comes whole (`queue`) or as the one step that made it: `place` = (qid, the qid it now follows,
+    "" for the head) when a question joined the queue or moved in it, `unqueue` = the qid that left it."""
 
     id: str
     question: PublicQuestion | None = None
     removed: str = ""
     queue: list[str] | None = None
+    place: tuple[str, str] | None = None
+    unqueue: str = ""
     screen: str | None = None
     group: PublicQuestion | None = None  # the group `question` joined or left (merged, split off), updated
 

@@ -188,12 +188,48 @@ def _announcements(state: EventState) -> list[p.AnnouncementView]:
     return [p.AnnouncementView(text=a.text, at=a.at) for a in state.announcements]
 
 
-def frames(entry: LogEntry, before: Question | None, *, known: bool) -> dict[Audience, p.Outbound | None]:
+def queue_step(before: list[str], after: list[str]) -> tuple[str, str | None] | None:
+    """The one step that turns the queue `before` into `after`: (qid, the qid it now follows, "" at the head) when
+    one question joined the queue or moved in it, (qid, None) when one left it; None when nothing changed or more
+    than one step did."""
+    if len(after) == len(before) + 1:
+        at = _first_difference(before, after)
+        if before[at:] == after[at + 1 :]:
+            return after[at], after[at - 1] if at else ""
+    elif len(after) == len(before) - 1:
+        at = _first_difference(after, before)
+        if after[at:] == before[at + 1 :]:
+            return before[at], None
+    elif len(after) == len(before) and after != before:
+        first = _first_difference(before, after)
+        last = len(after) - 1
+        while after[last] == before[last]:
+            last -= 1
+        if after[first] == before[last] and after[first + 1 : last + 1] == before[first:last]:  # moved up
+            return after[first], after[first - 1] if first else ""
+        if after[last] == before[first] and after[first:last] == before[first + 1 : last + 1]:  # moved down
+            return after[last], after[last - 1]
+    return None
+
+
+def _first_difference(shorter: list[str], longer: list[str]) -> int:
+    for at, qid in enumerate(shorter):
+        if longer[at] != qid:
+            return at
+    return len(shorter)
+
+
+def frames(
+    entry: LogEntry, before: Question | None, *, known: bool, queue_before: list[str] | None = None
+) -> dict[Audience, p.Outbound | None]:
     """The frame participants and moderators get for one entry; None where it changes nothing they see.
 
     `before` is the entry's question as it was before the entry; `known` says whether that is known (it is
     live, not when replaying from the store: then a question that is not public is announced as removed,
     which a client that never had it ignores). Screens follow the live state instead (see `screen_frame`).
+    `queue_before` is the queue as it was before the entry, when known: participants then get a new order as the
+    one step that made it (`place` or `unqueue`) rather than the whole of it, which grows with the event (a few
+    kilobytes to every participant for each approval, late in a large one). Moderators always get the whole order.
     """
     if entry.event is not None:
         event_frame = p.EventChanged(id=entry.id, event=p.EventView.of(entry.event))
@@ -227,6 +263,13 @@ def frames(entry: LogEntry, before: Question | None, *, known: bool) -> dict[Aud
         screen=entry.screen,
     )
     public = p.PublicUpdate(id=entry.id, queue=entry.queue, screen=entry.screen)
+    if entry.queue is not None and queue_before is not None and (step := queue_step(queue_before, entry.queue)):
+        public.queue = None
+        qid, after = step
+        if after is None:
+            public.unqueue = qid
+        else:
+            public.place = (qid, after)
     if q is not None:
         if q.public:
             public.question = public_question(q)
@@ -234,7 +277,15 @@ def frames(entry: LogEntry, before: Question | None, *, known: bool) -> dict[Aud
             public.removed = q.id
     if head is not None and head.public:
         public.group = public_question(head)
-    visible = public.question or public.removed or public.group or public.queue is not None or public.screen is not None
+    visible = (
+        public.question
+        or public.removed
+        or public.group
+        or public.queue is not None
+        or public.place is not None
+        or public.unqueue
+        or public.screen is not None
+    )
     return {Audience.PUBLIC: public if visible else None, Audience.MODERATOR: moderator}
 
 

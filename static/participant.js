@@ -92,6 +92,8 @@ function onFrame(frame) {
       for (const q of [frame.question, frame.group]) if (q) questions.set(q.id, q);
       if (frame.removed) questions.delete(frame.removed);
       if (Array.isArray(frame.queue)) queue = frame.queue;
+      if (Array.isArray(frame.place)) place(frame.place[0], frame.place[1]);
+      if (frame.unqueue) queue = queue.filter((id) => id !== frame.unqueue);
       if (typeof frame.screen === "string") screen = frame.screen;
       renderPublic();
       break;
@@ -445,6 +447,12 @@ function renderNotices() {
     );
   }
   box.replaceChildren(...items);
+}
+
+/** A question joined the queue or moved in it: it now follows `after` ("" for the head). */
+function place(qid, after) {
+  queue = queue.filter((id) => id !== qid);
+  queue.splice(after ? queue.indexOf(after) + 1 : 0, 0, qid);
 }
 
 function renderPublic() {

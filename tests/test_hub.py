@@ -13,9 +13,10 @@ from liveqa import hub
 from liveqa.connection import Connection
 from liveqa.domain.rules import Action
 from liveqa.hub import EventFeed
-from liveqa.store import RedisStore
+from liveqa.store import RedisStore, keys
 from liveqa.views import Audience
 from tests.helpers import EventFixture
+from tests.view_model import ClientView
 
 AUTHOR = ("Amina", "Voices of the Sahel", "NE")
 NO_LIMIT = (0, 1.0)
@@ -147,3 +148,33 @@ async def test_tallies_held_back_go_out_when_their_time_comes(
     await asyncio.sleep(hub.VOTES_EVERY_S * 1.5)
     for socket in (public, moderator):
         assert [votes for _, _, votes in socket.since_snapshot()] == [{a: 1}, {a: 2}]
+
+
+async def test_participants_get_each_change_of_the_order_as_one_step_and_moderators_the_whole_order(
+    store: RedisStore, redis_client: Redis, event: EventFixture
+) -> None:
+    """An approval, a move and an answer each reach participants as the step that made the new order (a few bytes
+    however long the queue); moderators get the whole order. Steps held together in a read batch go as the whole
+    order, and a participant that applies what it got holds the order Redis holds."""
+    a, b, c = await _approved(store, event.slug, "First?", "Second?", "Third?")
+    feed, public, moderator = await _feed(store, redis_client, event.slug)
+    view = ClientView()
+    view.apply(public.frames[0])
+    (d,) = await _approved(store, event.slug, "Fourth?")
+    await store.move(event.slug, a, after=c)
+    await store.transition(event.slug, b, Action.ANSWER, by="mod")
+    entries = await store.range_log(event.slug, feed.state.head, count=100)
+    for entry in entries:
+        feed.publish([entry])  # one entry per read: nothing held back
+    steps = [(f.get("place"), f.get("unqueue")) for f in public.frames[1:] if f["type"] == "update"]
+    assert (None, None) not in steps and all("queue" not in f for f in public.frames[1:])
+    assert ([d, c], None) in steps and ([a, c], None) in steps and (None, b) in steps
+    assert [f["queue"] for f in moderator.frames[1:] if "queue" in f][-1] == [c, a, d]
+
+    await store.move(event.slug, d, before=c)
+    await store.move(event.slug, c, after=a)
+    feed.publish(await store.range_log(event.slug, feed.state.head, count=100))  # one batch: held together
+    last = public.frames[-1]
+    assert last["queue"] == [d, a, c] and "place" not in last
+    view.apply_all(public.frames[1:])
+    assert view.queue == await redis_client.lrange(keys.queue(event.slug), 0, -1) == [d, a, c]

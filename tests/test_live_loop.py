@@ -35,7 +35,7 @@ async def test_question_reaches_moderators_and_screen(server: str, event: EventF
     assert (await mod.act("approve", qid=qid))["type"] == "done"
     update = await asker.expect("update", question__id=qid)
     assert update["question"]["status"] == "approved"
-    assert update["queue"] == [qid]
+    assert update["place"] == [qid, ""]  # the step into the queue (at its head), not the whole order
     assert await asker.expect("own", question__id=qid, question__status="approved")
 
     assert (await mod.act("show", qid=qid))["type"] == "done"

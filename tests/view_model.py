@@ -32,6 +32,12 @@ class ClientView:
                 self.questions.pop(removed, None)
             if (queue := frame.get("queue")) is not None:
                 self.queue = list(queue)
+            if (place := frame.get("place")) is not None:
+                qid, after = place
+                self.queue = [other for other in self.queue if other != qid]
+                self.queue.insert(self.queue.index(after) + 1 if after else 0, qid)
+            if unqueue := frame.get("unqueue"):
+                self.queue.remove(unqueue)
             if (screen := frame.get("screen")) is not None:
                 self.screen = screen
         elif kind == "votes":
