@@ -421,6 +421,7 @@ def _merge(
     phase_cpu = between(s1, s2)
     delivered = merge_counts(r["delivered"] for r in reports)
     delivered_total = sum(delivered.values())
+    sockets = merge_counts(r["sockets_by_audience"] for r in reports)
     latency_hists: dict[str, Histogram] = {}
     for report in reports:
         for key, data in report["latency"].items():
@@ -506,6 +507,13 @@ def _merge(
             "server_rss_peak_kib": load_peak,
             "delivered_frames": delivered_total,
             "delivered_by_audience": delivered,
+            # what one socket of each audience received during the load, on average: the length of the messages
+            # (JSON text, in characters: bytes for ASCII text)
+            "received_chars_per_socket": {
+                audience: round(chars / sockets[audience])
+                for audience, chars in merge_counts(r["received_chars"] for r in reports).items()
+                if sockets.get(audience)
+            },
             "cpu_us_per_delivered_frame": round(phase_cpu["server_cpu_us"] / delivered_total, 2)
             if delivered_total
             else None,

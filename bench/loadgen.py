@@ -169,6 +169,7 @@ class Sock:
         self.join_error = ""
         self.frames = 0
         self.phase_frames = 0
+        self.phase_chars = 0  # the length of the messages received during the load (JSON text: characters)
         self.records: list[tuple[int, str, str]] = []  # (receive ns, log id, type) during the load phase
         self.last: tuple[int, int] = (-1, -1)
         self.last_id = ""  # the newest log id applied, as the server wrote it (sent as `last_id` on resume)
@@ -333,6 +334,8 @@ class Worker:
                 try:
                     async for message in ws:
                         received = now()
+                        if self.phase:
+                            sock.phase_chars += len(message)
                         try:
                             frame = _decode(message)
                         except msgspec.DecodeError:
@@ -792,6 +795,8 @@ class Worker:
         expected_sets = {aud: set(ids) for aud, ids in expected.items()}
         latency: dict[str, Histogram] = {}
         delivered: dict[str, int] = {}
+        received_chars: dict[str, int] = {}
+        sockets_by_audience: dict[str, int] = {}
         missing = 0
         missing_examples: list[str] = []
         tally_mismatch = 0
@@ -810,6 +815,8 @@ class Worker:
         handshake = Histogram()
         for sock in self.sockets:
             delivered[sock.audience] = delivered.get(sock.audience, 0) + sock.phase_frames
+            received_chars[sock.audience] = received_chars.get(sock.audience, 0) + sock.phase_chars
+            sockets_by_audience[sock.audience] = sockets_by_audience.get(sock.audience, 0) + 1
             seen: set[str] = set()
             updates: list[tuple[tuple[int, int], int]] = []  # (log id, received) of the `update` frames
             for received, log_id, kind in sock.records:
@@ -872,6 +879,8 @@ class Worker:
             "worker": self.plan.worker,
             "sockets": len(self.sockets),
             "delivered": delivered,
+            "received_chars": received_chars,
+            "sockets_by_audience": sockets_by_audience,
             "latency": {key: h.to_json() for key, h in latency.items()},
             "ack_latency": self.ack_latency.to_json(),
             "join_latency": join.to_json(),

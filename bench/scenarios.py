@@ -866,6 +866,13 @@ def _composite_figures(phase: dict[str, Any], floor_a: dict[str, Any], floor_b: 
         figure("audience latency p99", audience["p99_us"], "µs", "b", fb["p99_us"], TARGETS["p99_composite"]),
         figure("submit → console p99", console["p99_us"], "µs"),
         figure("screen latency p99", screen["p99_us"], "µs", "b", fb["p99_us"]),
+        figure(
+            "received per participant",
+            phase["phase"]["received_chars_per_socket"].get("public", 0) / 1024,
+            "KiB",
+            "b",
+            floor_b["phase"]["received_chars_per_socket"].get("public", 0) / 1024,
+        ),
         *_common_figures(phase, floor_a, floor_b),
     ]
 
