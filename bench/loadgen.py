@@ -142,6 +142,7 @@ class Frame(msgspec.Struct):
     unqueue: str = ""
     question: QuestionLite | None = None
     questions: list[QuestionLite] | None = None
+    frames: list[Frame] | None = None  # a `batch`'s
 
 
 _decode = msgspec.json.Decoder(Frame).decode
@@ -341,7 +342,7 @@ class Worker:
                         except msgspec.DecodeError:
                             sock.decode_errors += 1
                             continue
-                        self._on_frame(sock, frame, received)
+                        self._on_message(sock, frame, received)
                 except ConnectionClosed:
                     pass
                 if not await self._reconnect(sock, ws.close_code if ws.close_code is not None else 1006):
@@ -404,8 +405,19 @@ class Worker:
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
 
-    def _on_frame(self, sock: Sock, frame: Frame, received: int) -> None:
+    def _on_message(self, sock: Sock, frame: Frame, received: int) -> None:
+        """One WebSocket message: a frame, or a `batch` of frames (participants get at most one message every
+        100 ms, carrying every change since the last), each checked and recorded as if it came alone."""
         sock.frames += 1
+        if self.phase:
+            sock.phase_frames += 1
+        if frame.type != "batch":
+            self._on_frame(sock, frame, received)
+            return
+        for inner in frame.frames or ():
+            self._on_frame(sock, inner, received)
+
+    def _on_frame(self, sock: Sock, frame: Frame, received: int) -> None:
         kind = frame.type
         if frame.id and kind not in REPLIES:
             key = log_id_key(frame.id)
@@ -423,7 +435,6 @@ class Worker:
             else:
                 sock.last, sock.last_id, sock.last_type = key, frame.id, kind
         if self.phase:
-            sock.phase_frames += 1
             sock.records.append((received, frame.id, kind))
         if kind in REPLIES:
             if kind == "ack":

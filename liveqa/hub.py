@@ -1,6 +1,7 @@
 """Event-log readers and fan-out. Per process and per active event, one task reads the event's log once,
 applies it to an in-memory EventState, encodes each frame once per audience and offers the same text to
-every local socket of that audience without awaiting any of them."""
+every local socket of that audience without awaiting any of them. Moderators and screens get each change as it
+comes; participants get at most one frame every AUDIENCE_EVERY_S, carrying every change since the last."""
 
 from __future__ import annotations
 
@@ -30,6 +31,7 @@ BATCH = 500
 REPLAY_PAGE = 500
 IDLE_STOP_S = 30.0
 VOTES_EVERY_S = 0.1  # vote tallies go out at most this often: a burst of votes is one frame per socket
+AUDIENCE_EVERY_S = 0.1  # participants get at most one frame this often, whatever the rate of changes
 PRESENCE_REFRESH_S = 20.0
 PRESENCE_TTL_MS = 60_000
 
@@ -57,9 +59,17 @@ class EventFeed:
         self._votes_id = ""
         self._votes_sent = float("-inf")
         self._votes_timer: asyncio.Task[None] | None = None
-        # The audience's queue-and-screen update of this read batch, not yet sent: a later one in the same batch
-        # supersedes it (see _fan_public).
+        # What participants were not sent yet, in log order (see _queue_public): encoded frames with their log
+        # ids; a queue-and-screen update still open to be superseded by a later one; each asker's own frames,
+        # with where they go among the others. All of it goes out in one frame (see _flush_audience).
+        self._outgoing: list[tuple[str, str]] = []
         self._public: p.PublicUpdate | None = None
+        self._own: dict[str, list[tuple[int, str, str]]] = {}
+        # Participants who joined while some of that waited, with the log id their snapshot or replay brought
+        # them to: they get only what came after it.
+        self._joined: dict[Connection, str] = {}
+        self._audience_sent = float("-inf")
+        self._audience_timer: asyncio.Task[None] | None = None
 
     def backlog(self) -> int:
         return sum(conn.backlog for conns in self._conns.values() for conn in conns)
@@ -73,7 +83,7 @@ class EventFeed:
         self._presence = asyncio.create_task(self._refresh_presence(), name=f"presence:{self.slug}")
 
     async def stop(self) -> None:
-        self._drop_votes()
+        self._drop_pending()
         for task in (self._task, self._presence):
             await tasks.stop(task)
         if self.grouping is not None:
@@ -136,7 +146,7 @@ class EventFeed:
 
     def _close_all(self, code: int, reason: str) -> None:
         logger.warning("closing every socket of the event", extra={"event": self.slug, "close_code": code})
-        self._drop_votes()
+        self._drop_pending()
         for conns in self._conns.values():
             for conn in conns:
                 conn.shut(code, reason)
@@ -167,7 +177,7 @@ class EventFeed:
             self.grouping = Grouping(self.slug, self._store)
             await self.grouping.start(self.state)
         self._snapshots.clear()
-        self._drop_votes()
+        self._drop_pending()
         for audience, conns in self._conns.items():
             for conn in conns:
                 conn.held = None
@@ -177,7 +187,7 @@ class EventFeed:
     def publish(self, entries: list[LogEntry]) -> None:
         """Apply entries to the state and fan them out. Vote tallies are coalesced: they go out at once when none
         went out in the last VOTES_EVERY_S, else together when that time is up, and always before any other entry
-        (so frames keep the log's order)."""
+        (so frames keep the log's order). The audience's share waits for its next frame (see _audience_due)."""
         for entry in entries:
             if log_id_key(entry.id) <= log_id_key(self.state.head):
                 continue
@@ -188,7 +198,6 @@ class EventFeed:
                 continue
             self._send_votes()
             self._fan_entry(entry)
-        self._flush_public()
         if self._votes and self._votes_timer is None:
             loop = asyncio.get_running_loop()
             wait = self._votes_sent + VOTES_EVERY_S - loop.time()
@@ -196,6 +205,7 @@ class EventFeed:
                 self._send_votes()
             else:
                 self._votes_timer = asyncio.create_task(self._send_votes_after(wait), name=f"votes:{self.slug}")
+        self._audience_due()
         self._snapshots.clear()
         metrics.LOG_ENTRIES.inc(len(entries))
 
@@ -204,28 +214,31 @@ class EventFeed:
         await asyncio.sleep(wait)
         self._votes_timer = None
         self._send_votes()
+        self._audience_due()
 
     def _send_votes(self) -> None:
+        """Moderators get the tallies now; participants with their next frame."""
         if self._votes_timer is not None:
             self._votes_timer.cancel()
             self._votes_timer = None
         if not self._votes:
             return
-        self._flush_public()  # an audience update held in this batch came before these tallies
         text = p.encode(p.Votes(id=self._votes_id, votes=self._votes))
         self._votes = {}
         self._votes_sent = asyncio.get_running_loop().time()
         self._fan(Audience.MODERATOR, self._votes_id, text)
-        self._fan(Audience.PUBLIC, self._votes_id, text)
+        self._seal()
+        self._outgoing.append((self._votes_id, text))
 
-    def _drop_votes(self) -> None:
-        """Tallies (and the audience's update) not sent are dropped: every socket is about to get a snapshot, or
+    def _drop_pending(self) -> None:
+        """Tallies and the audience's changes not sent are dropped: every socket is about to get a snapshot, or
         the feed stops."""
-        self._public = None
-        if self._votes_timer is not None:
-            self._votes_timer.cancel()
-            self._votes_timer = None
+        for timer in (self._votes_timer, self._audience_timer):
+            if timer is not None:
+                timer.cancel()
+        self._votes_timer = self._audience_timer = None
         self._votes = {}
+        self._outgoing, self._public, self._own, self._joined = [], None, {}, {}
 
     def _fan_entry(self, entry: LogEntry) -> None:
         """Moderators first, then screens, the audience and the asker: frames are sent as they are offered
@@ -239,39 +252,101 @@ class EventFeed:
         if (screen := views.screen_frame(entry, screen_before, self.state)) is not None:
             self._fan(Audience.SCREEN, entry.id, p.encode(screen))
         if (public := framed.get(Audience.PUBLIC)) is not None:
-            self._fan_public(entry.id, public)
+            self._queue_public(entry.id, public)
         for pid, own in views.own_frames(entry):
             if pid in self._by_pid:
-                self._flush_public()  # the asker's sockets are the audience's too: the held update came first
-                text = p.encode(own)
-                for conn in self._by_pid[pid]:
-                    self._deliver(conn, entry.id, text)
+                self._seal()  # the asker's frame goes after what the audience got before it
+                self._own.setdefault(pid, []).append((len(self._outgoing), entry.id, p.encode(own)))
         if self.grouping is not None:
             for question in (entry.question, entry.group, *entry.also):
                 if question is not None:
                     self.grouping.observe(question)
 
-    def _fan_public(self, log_id: str, frame: p.Outbound) -> None:
-        """The audience's frame of one entry. An update of only the queue order and the screen waits for the rest
-        of the read batch, and a later one of the same kind replaces it (with what it did not change): when the
-        reader is behind (the log returns many entries at once), thousands of participants get the latest order
-        once instead of every order in between (whole, when both changed it). Moderators get every entry."""
+    def _queue_public(self, log_id: str, frame: p.Outbound) -> None:
+        """The audience's frame of one entry, for its next frame. An update of only the queue order and the screen
+        stays open, and a later one of the same kind just after replaces it (with what it did not change; the order
+        whole if the first changed it): when moderators reorder fast, participants get the latest order, not every
+        order in between."""
         if isinstance(frame, p.PublicUpdate) and frame.question is None and frame.group is None and not frame.removed:
             if (held := self._public) is not None:
-                if not _orders(frame):
-                    frame.queue, frame.place, frame.unqueue = held.queue, held.place, held.unqueue
-                elif _orders(held):
+                if _orders(held):  # whole: a step carried under a later id could be applied twice
                     frame.queue, frame.place, frame.unqueue = self.state.queue, None, ""
                 frame.screen = held.screen if frame.screen is None else frame.screen
             self._public = frame
             return
-        self._flush_public()
-        self._fan(Audience.PUBLIC, log_id, p.encode(frame))
+        self._seal()
+        self._outgoing.append((log_id, p.encode(frame)))
 
-    def _flush_public(self) -> None:
+    def _seal(self) -> None:
+        """The open queue-and-screen update can no longer be superseded: something else follows it."""
         if (frame := self._public) is not None:
             self._public = None
-            self._fan(Audience.PUBLIC, frame.id, p.encode(frame))
+            self._outgoing.append((frame.id, p.encode(frame)))
+
+    def _audience_due(self) -> None:
+        """Send the audience what waits now if nothing went to it in the last AUDIENCE_EVERY_S, else when that time
+        is up: however fast changes come, each participant gets at most one frame per AUDIENCE_EVERY_S."""
+        if self._audience_timer is not None or not (self._outgoing or self._public or self._own):
+            return
+        wait = self._audience_sent + AUDIENCE_EVERY_S - asyncio.get_running_loop().time()
+        if wait <= 0:
+            self._flush_audience()
+        else:
+            self._audience_timer = asyncio.create_task(self._flush_audience_after(wait), name=f"audience:{self.slug}")
+
+    async def _flush_audience_after(self, wait: float) -> None:
+        await asyncio.sleep(wait)
+        self._audience_timer = None
+        self._send_votes()
+        self._flush_audience()
+
+    def _flush_audience(self) -> None:
+        """One frame to every participant with every change waiting (a `batch` when there are several), encoded
+        once; an asker whose own questions changed gets the same with their own frames in their places."""
+        if self._audience_timer is not None:
+            self._audience_timer.cancel()
+            self._audience_timer = None
+        self._seal()
+        outgoing, own, joined = self._outgoing, self._own, self._joined
+        self._outgoing, self._own, self._joined = [], {}, {}
+        if not (outgoing or own):
+            return
+        self._audience_sent = asyncio.get_running_loop().time()
+        askers = {conn for pid in own for conn in self._by_pid.get(pid, ())}
+        if outgoing and self._conns[Audience.PUBLIC]:
+            log_id, text = _batch(outgoing)
+            data = wire.frame(text)
+            sent = 0
+            for conn in self._conns[Audience.PUBLIC]:
+                if conn not in askers and conn not in joined:
+                    self._deliver(conn, log_id, text, data)
+                    sent += 1
+            metrics.FRAMES_OUT.labels(Audience.PUBLIC).inc(sent)
+        for conn, head in joined.items():
+            if conn not in askers:
+                self._deliver_since(conn, head, outgoing)
+        for pid, frames in own.items():
+            mine: list[tuple[str, str]] = []
+            start = 0
+            for at, own_id, own_text in frames:
+                mine += outgoing[start:at]
+                mine.append((own_id, own_text))
+                start = at
+            mine += outgoing[start:]
+            log_id, text = _batch(mine)
+            for conn in self._by_pid.get(pid, ()):
+                if conn in joined:
+                    self._deliver_since(conn, joined[conn], mine)
+                else:
+                    self._deliver(conn, log_id, text)
+                    metrics.FRAMES_OUT.labels(Audience.PUBLIC).inc()
+
+    def _deliver_since(self, conn: Connection, head: str, frames: list[tuple[str, str]]) -> None:
+        """To a participant who joined at `head`: the frames after it, if any."""
+        after = [(log_id, text) for log_id, text in frames if log_id_key(log_id) > log_id_key(head)]
+        if after:
+            self._deliver(conn, *_batch(after))
+            metrics.FRAMES_OUT.labels(Audience.PUBLIC).inc()
 
     def _fan(self, audience: Audience, log_id: str, text: str) -> None:
         conns = self._conns[audience]
@@ -306,7 +381,12 @@ class EventFeed:
     async def attach(self, conn: Connection, epoch: str, last_id: str) -> None:
         """Bring a new socket up to date, then live: replay what it missed after `last_id` when the log still
         holds it, else a snapshot. Live frames that arrive meanwhile are held and sent after, without duplicates."""
-        self._send_votes()  # the sockets already here get the tallies the newcomer's snapshot or replay includes
+        # The sockets already here get the tallies the newcomer's snapshot or replay includes. What waits for the
+        # audience's next frame is sent then, without what the newcomer has: joining never sends the others an
+        # extra frame (a storm of reconnections would otherwise break the audience's rate).
+        self._send_votes()
+        if conn.audience is Audience.PUBLIC and (self._outgoing or self._public or self._own):
+            self._joined[conn] = self.state.head
         self._idle_since = None
         self._conns[conn.audience].add(conn)
         metrics.CONNECTIONS.labels(conn.audience).inc()
@@ -364,6 +444,7 @@ class EventFeed:
                 conn.offer(p.encode(own))
 
     def detach(self, conn: Connection) -> None:
+        self._joined.pop(conn, None)
         if conn in self._conns[conn.audience]:
             metrics.CONNECTIONS.labels(conn.audience).dec()
         self._conns[conn.audience].discard(conn)
@@ -388,6 +469,14 @@ class EventFeed:
 def _orders(frame: p.PublicUpdate) -> bool:
     """Whether an audience frame changes the queue order."""
     return frame.queue is not None or frame.place is not None or bool(frame.unqueue)
+
+
+def _batch(frames: list[tuple[str, str]]) -> tuple[str, str]:
+    """(log id, text) of one frame carrying `frames` (encoded, in log order): the frame itself when alone."""
+    if len(frames) == 1:
+        return frames[0]
+    log_id = frames[-1][0]
+    return log_id, f'{{"type":"batch","id":"{log_id}","frames":[{",".join(text for _, text in frames)}]}}'
 
 
 class Hub:

@@ -682,6 +682,14 @@ class Similar(Outbound, tag="similar"):
     questions: list[SimilarQuestion]
 
 
+class Batch(Outbound, tag="batch"):
+    """Several frames at once, in log order, to be applied one after the other: participants get at most one frame
+    every 100 ms, carrying every change since the last. Moderators and screens get each change as it comes."""
+
+    id: str  # the last frame's
+    frames: list[PublicUpdate | Votes | EventChanged | AnnouncementFrame | Own | OwnFloor]
+
+
 ParticipantFrame = (
     Welcome
     | PublicSnapshot
@@ -689,7 +697,9 @@ ParticipantFrame = (
     | PublicUpdate
     | Votes
     | EventChanged
+    | AnnouncementFrame
     | Own
+    | Batch
     | Ack
     | Error
     | Pong
@@ -698,7 +708,17 @@ ParticipantFrame = (
     | FloorAck
 )
 ModeratorFrame = (
-    Welcome | ModeratorSnapshot | Resumed | ModeratorUpdate | Votes | EventChanged | Done | Error | Presence | Pong
+    Welcome
+    | ModeratorSnapshot
+    | Resumed
+    | ModeratorUpdate
+    | Votes
+    | EventChanged
+    | AnnouncementFrame
+    | Done
+    | Error
+    | Presence
+    | Pong
 )
 ScreenFrame = Welcome | ScreenSnapshot | Resumed | ScreenUpdate | ScreenFloor | EventChanged | Error | Pong
 

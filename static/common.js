@@ -79,6 +79,15 @@ export function connect(path, { hello = () => ({}), onFrame, onStatus = () => {}
     }
     if (!frame || typeof frame.type !== "string") return;
     clearTimeout(pongTimer); // any frame shows the link is alive
+    if (frame.type === "batch" && Array.isArray(frame.frames)) {
+      // Several changes at once (participants get at most one frame every 100 ms): each applied in order.
+      for (const inner of frame.frames) if (inner && typeof inner.type === "string") handle(inner);
+    } else {
+      handle(frame);
+    }
+  }
+
+  function handle(frame) {
     if (frame.type === "welcome") {
       welcomed = true;
       epoch = frame.epoch || "";

@@ -95,19 +95,19 @@ function onFrame(frame) {
       if (Array.isArray(frame.place)) place(frame.place[0], frame.place[1]);
       if (frame.unqueue) queue = queue.filter((id) => id !== frame.unqueue);
       if (typeof frame.screen === "string") screen = frame.screen;
-      renderPublic();
+      renderSoon(renderPublic);
       break;
     case "votes":
       for (const [qid, votes] of Object.entries(frame.votes ?? {})) {
         if (questions.has(qid)) questions.get(qid).votes = votes;
         if (mine.has(qid)) mine.get(qid).votes = votes;
       }
-      renderPublic();
+      renderSoon(renderPublic);
       break;
     case "own":
       if (frame.question) addOwn(frame.question);
-      renderMine();
-      renderPublic();
+      renderSoon(renderMine);
+      renderSoon(renderPublic);
       break;
     case "event":
       setEvent(frame.event);
@@ -132,6 +132,18 @@ function onFrame(frame) {
     default:
       break; // pong, or a frame from a newer server
   }
+}
+
+const dirty = new Set();
+
+/** Render once after the frame being handled: a batch of many changes is one render, not one per change. */
+function renderSoon(render) {
+  if (dirty.has(render)) return;
+  dirty.add(render);
+  queueMicrotask(() => {
+    dirty.delete(render);
+    render();
+  });
 }
 
 function welcome(frame) {

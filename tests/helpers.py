@@ -67,10 +67,12 @@ async def close_all() -> None:
 
 @dataclass
 class Client:
-    """One socket. Every frame received is kept in `frames`; `last_id` follows the log ids seen."""
+    """One socket. Every frame received is kept in `frames` (a `batch`'s, one by one); `messages` counts what
+    arrived; `last_id` follows the log ids seen."""
 
     ws: ClientConnection
     frames: list[dict[str, Any]] = field(default_factory=list)
+    messages: int = 0
     last_id: str = ""
     epoch: str = ""
     token: str = ""
@@ -118,11 +120,14 @@ class Client:
 
     async def _read(self, timeout: float) -> dict[str, Any]:
         async with asyncio.timeout(timeout * SECOND):
-            frame: dict[str, Any] = json.loads(await self.ws.recv())
-        self.frames.append(frame)
-        if frame.get("id") and frame["type"] not in ("ack", "done"):
-            self.last_id = frame["id"]
-        return frame
+            message: dict[str, Any] = json.loads(await self.ws.recv())
+        self.messages += 1
+        frames = _unbatched(message)
+        self.frames += frames
+        for frame in frames:
+            if frame.get("id") and frame["type"] not in ("ack", "done"):
+                self.last_id = frame["id"]
+        return frames[-1]
 
     async def take(self, predicate: Callable[[dict[str, Any]], bool], timeout: float = 5.0) -> dict[str, Any]:
         """The first frame not yet taken that satisfies `predicate`, reading more as needed."""
@@ -181,12 +186,23 @@ class Client:
         try:
             async with asyncio.timeout(timeout * SECOND):
                 while True:
-                    self.frames.append(json.loads(await self.ws.recv()))
+                    self.frames += _unbatched(json.loads(await self.ws.recv()))
         except ConnectionClosed as exc:
             return exc.rcvd.code if exc.rcvd else None
 
     async def close(self) -> None:
         await self.ws.close()
+
+
+def _unbatched(message: dict[str, Any]) -> list[dict[str, Any]]:
+    """The frames a message carries: a `batch` carries several, in order (checked: never empty, ids rising)."""
+    if message["type"] != "batch":
+        return [message]
+    frames: list[dict[str, Any]] = message["frames"]
+    assert len(frames) >= 2 and message["id"] == frames[-1]["id"], message
+    ids = [tuple(map(int, f["id"].split("-"))) for f in frames]
+    assert ids == sorted(ids), message
+    return frames
 
 
 def _matches(frame: dict[str, Any], key: str, value: Any) -> bool:

@@ -151,7 +151,7 @@ def _worker() -> Worker:
 
 def _deliver(worker: Worker, sock: Sock, *frames: Frame) -> None:
     for i, frame in enumerate(frames):
-        worker._on_frame(sock, frame, 1_000_000 * (i + 1))
+        worker._on_message(sock, frame, 1_000_000 * (i + 1))
 
 
 def test_order_check_catches_a_frame_out_of_order() -> None:
@@ -162,6 +162,18 @@ def test_order_check_catches_a_frame_out_of_order() -> None:
     assert sock.violations == []  # update and own of one entry share an id
     _deliver(worker, sock, Frame("update", id="99-5"), Frame("update", id="100-1"))
     assert len(sock.violations) == 2  # older than the last id, and the same frame twice
+
+
+def test_a_batch_is_one_message_whose_frames_are_each_checked() -> None:
+    worker = _worker()
+    sock = worker.participants[0]
+    worker.phase = True
+    batch = Frame("batch", id="101-0", frames=[Frame("update", id="100-1"), Frame("votes", id="101-0", votes={"1": 2})])
+    _deliver(worker, sock, Frame("update", id="100-0"), batch)
+    assert sock.violations == [] and sock.phase_frames == 2 and sock.tallies == {"1": 2}
+    assert [log_id for _, log_id, _ in sock.records] == ["100-0", "100-1", "101-0"]
+    _deliver(worker, sock, Frame("batch", id="101-1", frames=[Frame("update", id="101-1"), Frame("own", id="99-0")]))
+    assert len(sock.violations) == 1  # a frame inside a batch older than the one before it
 
 
 def test_report_counts_acknowledged_ids_that_never_came_and_wrong_tallies() -> None:

@@ -1,4 +1,4 @@
-"""The fan-out's coalescing, on a real event log: what a read batch of many entries becomes for each audience."""
+"""The fan-out's coalescing, on a real event log: what changes coming fast become for each audience."""
 
 from __future__ import annotations
 
@@ -26,12 +26,18 @@ class Socket:
     """A connection whose sends are recorded (they complete at once, as to a peer that keeps up)."""
 
     def __init__(self, audience: Audience, pid: str = "") -> None:
-        self.frames: list[dict[str, Any]] = []
+        self.frames: list[dict[str, Any]] = []  # a batch's one by one
+        self.messages: list[list[str]] = []  # the types of the frames each message carried
         self.conn = Connection(self._send, self._close, audience, pid=pid)
 
     async def _send(self, text: str) -> None:
         assert asyncio.current_task() is not None  # as a real socket's send may need (timeouts, locks)
-        self.frames.append(json.loads(text))
+        message = json.loads(text)
+        frames = message["frames"] if message["type"] == "batch" else [message]
+        if message["type"] == "batch":
+            assert len(frames) > 1 and message["id"] == frames[-1]["id"]
+        self.messages.append([f["type"] for f in frames])
+        self.frames += frames
 
     async def _close(self, code: int, reason: str) -> None:
         pass
@@ -78,6 +84,7 @@ async def test_a_batch_of_queue_changes_reaches_the_audience_as_its_last_order(
     ]
     got = [f for f in public.frames if f["type"] != "snapshot"]
     assert [(f["type"], f["id"]) for f in got] == [("update", ids[2]), ("votes", ids[3]), ("update", ids[5])]
+    assert public.messages[1:] == [["update", "votes", "update"]]  # one message after the snapshot
     assert got[0]["queue"] == [b, c, a] and got[0]["screen"] == a  # two moves and a show: one frame
     assert got[1]["votes"] == {a: 1}
     assert got[2]["queue"] == [c, a, b] and "screen" not in got[2]
@@ -124,6 +131,38 @@ async def test_the_askers_own_frame_comes_after_the_order_held_before_it(
     feed.publish(entries)
     got = [(f["type"], f["id"]) for f in asker.frames if f["type"] != "snapshot"]
     assert got == [("update", entries[0].id), ("own", entries[1].id)]
+    assert asker.messages[1:] == [["update", "own"]]
+
+
+async def test_participants_get_at_most_one_frame_per_interval_with_every_change(
+    store: RedisStore, redis_client: Redis, event: EventFixture
+) -> None:
+    """Changes read one at a time: moderators get each at once; participants get the first at once and the rest
+    in one frame when AUDIENCE_EVERY_S is up, in log order, an asker with their own frame in its place and a
+    bystander without it."""
+    first, second, third = await _approved(store, event.slug, "First?", "Second?", "Third?")
+    feed, public, moderator = await _feed(store, redis_client, event.slug)
+    asker = Socket(Audience.PUBLIC, pid="p1")
+    await feed.attach(asker.conn, "", "")
+    ids = []
+    for act in (
+        store.show(event.slug, first),
+        store.transition(event.slug, second, Action.ANSWER, by="mod"),
+        store.move(event.slug, third, before=first),
+        store.show(event.slug, third),
+    ):
+        await act
+        entries = await store.range_log(event.slug, feed.state.head, count=10)
+        feed.publish(entries)
+        ids += [entry.id for entry in entries]
+    assert [f["id"] for f in moderator.frames[1:]] == ids
+    assert public.messages[1:] == [["update"]] and asker.messages[1:] == [["update"]]
+    await asyncio.sleep(hub.AUDIENCE_EVERY_S * 1.5)
+    assert public.messages[1:] == [["update"], ["update", "update"]]
+    assert [f["id"] for f in public.frames[1:]] == [ids[0], ids[1], ids[3]]  # the move, superseded by the show
+    assert asker.messages[1:] == [["update"], ["update", "own", "update"]]
+    assert [f["id"] for f in asker.frames[1:]] == [ids[0], ids[1], ids[1], ids[3]]
+    assert public.frames[-1]["queue"] == [third, first] and public.frames[-1]["screen"] == third
 
 
 async def _approved(store: RedisStore, slug: str, *texts: str) -> list[str]:
@@ -166,6 +205,7 @@ async def test_participants_get_each_change_of_the_order_as_one_step_and_moderat
     entries = await store.range_log(event.slug, feed.state.head, count=100)
     for entry in entries:
         feed.publish([entry])  # one entry per read: nothing held back
+        await asyncio.sleep(hub.AUDIENCE_EVERY_S * 1.5)
     steps = [(f.get("place"), f.get("unqueue")) for f in public.frames[1:] if f["type"] == "update"]
     assert (None, None) not in steps and all("queue" not in f for f in public.frames[1:])
     assert ([d, c], None) in steps and ([a, c], None) in steps and (None, b) in steps
@@ -174,7 +214,34 @@ async def test_participants_get_each_change_of_the_order_as_one_step_and_moderat
     await store.move(event.slug, d, before=c)
     await store.move(event.slug, c, after=a)
     feed.publish(await store.range_log(event.slug, feed.state.head, count=100))  # one batch: held together
+    await asyncio.sleep(hub.AUDIENCE_EVERY_S * 1.5)
     last = public.frames[-1]
     assert last["queue"] == [d, a, c] and "place" not in last
     view.apply_all(public.frames[1:])
     assert view.queue == await redis_client.lrange(keys.queue(event.slug), 0, -1) == [d, a, c]
+
+
+async def test_a_participant_joining_while_changes_wait_gets_what_came_after_and_nobody_an_extra_frame(
+    store: RedisStore, redis_client: Redis, event: EventFixture
+) -> None:
+    """Joining does not send the others what waits (a storm of reconnections would multiply their frames); the
+    newcomer's snapshot has what waited, and its first frame holds only what came after."""
+    first, second, third = await _approved(store, event.slug, "First?", "Second?", "Third?")
+    feed, public, _ = await _feed(store, redis_client, event.slug)
+    ids = []
+    for qid in (first, second):
+        await store.show(event.slug, qid)
+        entries = await store.range_log(event.slug, feed.state.head, count=10)
+        feed.publish(entries)
+        ids += [entry.id for entry in entries]
+    newcomer = Socket(Audience.PUBLIC)
+    await feed.attach(newcomer.conn, "", "")
+    assert newcomer.frames[0]["type"] == "snapshot" and newcomer.frames[0]["screen"] == second
+    await store.transition(event.slug, third, Action.ANSWER, by="mod")
+    entries = await store.range_log(event.slug, feed.state.head, count=10)
+    feed.publish(entries)
+    ids += [entry.id for entry in entries]
+    assert public.messages[1:] == [["update"]]  # the first show, at once; nothing when the newcomer joined
+    await asyncio.sleep(hub.AUDIENCE_EVERY_S * 1.5)
+    assert [f["id"] for f in public.frames[1:]] == ids and public.messages[1:] == [["update"], ["update", "update"]]
+    assert [f["id"] for f in newcomer.frames[1:]] == ids[2:] and newcomer.messages[1:] == [["update"]]
