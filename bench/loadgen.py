@@ -867,7 +867,8 @@ class Worker:
             if (truth or votes_net) and sock.ws is not None and not self._tallies_right(sock, votes_net, truth):
                 tally_mismatch += 1
             liveqa_view = self.plan.protocol == "liveqa" and sock.audience in (PUBLIC, MODERATOR)
-            if queue is not None and liveqa_view and sock.ws is not None and sock.queue != queue:
+            open_now = sock.ws is not None and sock.close_code is None  # a closed socket is reported as closed
+            if queue is not None and liveqa_view and open_now and sock.queue != queue:
                 queue_mismatch += 1
             queue_errors += sock.queue_errors
             if sock.close_code is not None:
