@@ -32,6 +32,7 @@ REPLAY_PAGE = 500
 IDLE_STOP_S = 30.0
 VOTES_EVERY_S = 0.1  # vote tallies go out at most this often: a burst of votes is one frame per socket
 AUDIENCE_EVERY_S = 0.1  # participants get at most one frame this often, whatever the rate of changes
+CHUNK = 500  # participants handed their frame in one go; between chunks the event loop serves everything else
 PRESENCE_REFRESH_S = 20.0
 PRESENCE_TTL_MS = 60_000
 
@@ -70,6 +71,7 @@ class EventFeed:
         self._joined: dict[Connection, str] = {}
         self._audience_sent = float("-inf")
         self._audience_timer: asyncio.Task[None] | None = None
+        self._handing: asyncio.Task[None] | None = None  # the rest of a large audience getting its frame
 
     def backlog(self) -> int:
         return sum(conn.backlog for conns in self._conns.values() for conn in conns)
@@ -233,10 +235,10 @@ class EventFeed:
     def _drop_pending(self) -> None:
         """Tallies and the audience's changes not sent are dropped: every socket is about to get a snapshot, or
         the feed stops."""
-        for timer in (self._votes_timer, self._audience_timer):
+        for timer in (self._votes_timer, self._audience_timer, self._handing):
             if timer is not None:
                 timer.cancel()
-        self._votes_timer = self._audience_timer = None
+        self._votes_timer = self._audience_timer = self._handing = None
         self._votes = {}
         self._outgoing, self._public, self._own, self._joined = [], None, {}, {}
 
@@ -285,8 +287,11 @@ class EventFeed:
 
     def _audience_due(self) -> None:
         """Send the audience what waits now if nothing went to it in the last AUDIENCE_EVERY_S, else when that time
-        is up: however fast changes come, each participant gets at most one frame per AUDIENCE_EVERY_S."""
-        if self._audience_timer is not None or not (self._outgoing or self._public or self._own):
+        is up: however fast changes come, each participant gets at most one frame per AUDIENCE_EVERY_S. Not while
+        the last frame is still being handed out (the next would overtake it on the sockets not served yet)."""
+        if self._audience_timer is not None or self._handing is not None:
+            return
+        if not (self._outgoing or self._public or self._own):
             return
         wait = self._audience_sent + AUDIENCE_EVERY_S - asyncio.get_running_loop().time()
         if wait <= 0:
@@ -315,13 +320,8 @@ class EventFeed:
         askers = {conn for pid in own for conn in self._by_pid.get(pid, ())}
         if outgoing and self._conns[Audience.PUBLIC]:
             log_id, text = _batch(outgoing)
-            data = wire.frame(text)
-            sent = 0
-            for conn in self._conns[Audience.PUBLIC]:
-                if conn not in askers and conn not in joined:
-                    self._deliver(conn, log_id, text, data)
-                    sent += 1
-            metrics.FRAMES_OUT.labels(Audience.PUBLIC).inc(sent)
+            targets = [conn for conn in self._conns[Audience.PUBLIC] if conn not in askers and conn not in joined]
+            self._hand_out(targets, log_id, text)
         for conn, head in joined.items():
             if conn not in askers:
                 self._deliver_since(conn, head, outgoing)
@@ -340,6 +340,26 @@ class EventFeed:
                 else:
                     self._deliver(conn, log_id, text)
                     metrics.FRAMES_OUT.labels(Audience.PUBLIC).inc()
+
+    def _hand_out(self, conns: list[Connection], log_id: str, text: str) -> None:
+        """The audience's frame to `conns`, CHUNK sockets in one go and the rest from a task, a chunk per turn of
+        the event loop: a moderator's action or a submission never waits for a whole large audience's frame."""
+        data = wire.frame(text)  # once for every socket (see Connection.offer)
+        for conn in conns[:CHUNK]:
+            self._deliver(conn, log_id, text, data)
+        if len(conns) > CHUNK:
+            self._handing = asyncio.create_task(
+                self._hand_out_rest(conns, log_id, text, data), name=f"hand:{self.slug}"
+            )
+        metrics.FRAMES_OUT.labels(Audience.PUBLIC).inc(len(conns))
+
+    async def _hand_out_rest(self, conns: list[Connection], log_id: str, text: str, data: bytes) -> None:
+        for start in range(CHUNK, len(conns), CHUNK):
+            await asyncio.sleep(0)
+            for conn in conns[start : start + CHUNK]:
+                self._deliver(conn, log_id, text, data)
+        self._handing = None
+        self._audience_due()
 
     def _deliver_since(self, conn: Connection, head: str, frames: list[tuple[str, str]]) -> None:
         """To a participant who joined at `head`: the frames after it, if any."""

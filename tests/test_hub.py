@@ -7,6 +7,7 @@ import json
 import uuid
 from typing import Any
 
+import pytest
 from redis.asyncio import Redis
 
 from liveqa import hub
@@ -245,3 +246,27 @@ async def test_a_participant_joining_while_changes_wait_gets_what_came_after_and
     await asyncio.sleep(hub.AUDIENCE_EVERY_S * 1.5)
     assert [f["id"] for f in public.frames[1:]] == ids and public.messages[1:] == [["update"], ["update", "update"]]
     assert [f["id"] for f in newcomer.frames[1:]] == ids[2:] and newcomer.messages[1:] == [["update"]]
+
+
+async def test_a_large_audience_gets_its_frame_a_chunk_at_a_time_and_the_next_frame_waits_for_the_last(
+    store: RedisStore, redis_client: Redis, event: EventFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """CHUNK participants get the frame at once, the rest over the next turns of the event loop (a moderator's
+    frame goes meanwhile); a change that comes while the frame is handed out goes only after, to everyone in
+    order."""
+    monkeypatch.setattr(hub, "CHUNK", 2)
+    a, b = await _approved(store, event.slug, "First?", "Second?")
+    feed, first, moderator = await _feed(store, redis_client, event.slug)
+    others = [Socket(Audience.PUBLIC) for _ in range(4)]
+    for socket in others:
+        await feed.attach(socket.conn, "", "")
+    audience = [first, *others]
+    await store.show(event.slug, a)
+    feed.publish(await store.range_log(event.slug, feed.state.head, count=10))
+    assert sum(len(s.frames) == 2 for s in audience) == 2  # a snapshot and the show: the first chunk only
+    await store.show(event.slug, b)
+    feed.publish(await store.range_log(event.slug, feed.state.head, count=10))
+    assert [f["screen"] for f in moderator.frames[1:]] == [a, b]  # moderators never wait
+    await asyncio.sleep(hub.AUDIENCE_EVERY_S * 2)
+    for socket in audience:
+        assert [f["screen"] for f in socket.frames[1:]] == [a, b]
