@@ -5,8 +5,9 @@
     python -m bench.run floors --size smoke
 
 Each scenario writes OUT/<scenario>.json (every figure, its floor, the ratio, the checks, the environment);
-OUT/summary.md is the results table (`python -m bench.report OUT` renders it again). Every run starts its own
-redis-server and servers on free loopback ports, is bounded in count and time, and stops what it started.
+OUT/summary.md is the results table of every scenario in OUT (`python -m bench.report OUT` renders it again).
+Every run starts its own redis-server and servers on free loopback ports, is bounded in count and time, and
+stops what it started.
 The exit status is 0 when every scenario ran ("ok"), 1 otherwise.
 """
 
@@ -21,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.common import ROOT
-from bench.report import render
+from bench.report import load, render
 from bench.scenarios import SCENARIOS, SIZES, Suite, run_scenario
 
 
@@ -86,9 +87,10 @@ async def main(args: argparse.Namespace) -> int:
             print(line + (f": {result['error'][:300]}" if result.get("error") else ""), flush=True)
         if args.keep:
             print(f"kept the run's Redis data, logs and plans in {suite.tmp}")
-    table = render([r for r in results if r["scenario"] != "floors"])
-    (out / "summary.md").write_text(table)
-    print(table)
+    # OUT/summary.md covers every scenario's result in OUT, from this run or an earlier one (a scenario run again
+    # replaces its own); the run prints its own.
+    (out / "summary.md").write_text(render(load([out])))
+    print(render([r for r in results if r["scenario"] != "floors"]))
     print(f"results: {out}")
     return 0 if all(r["status"] == "ok" for r in results) else 1
 
