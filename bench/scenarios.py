@@ -441,6 +441,37 @@ class Suite:
             ),
         )
 
+    async def floor_lua_beside_fanout(self, listeners: int, rate: float, count: int, payload: int) -> dict[str, Any]:
+        """(c′) floor c while the same floor server fans out floor b's frames to `listeners` sockets at `rate`: what
+        a minimal server's awaited Lua round trip costs on this machine under S2's audience, in one event loop."""
+        s2 = self.sizes["S2"]
+        key = f"floor_c2-m{s2['moderators']}-r{s2['submit_rate']:g}-c{s2['submits']}-n{listeners}-r{rate:g}-c{count}"
+
+        def build(server: Server) -> list[Plan]:
+            consoles = self._floor_plans(
+                server,
+                listeners,
+                s2["moderators"],
+                driver="lua",
+                driver_rate=s2["submit_rate"],
+                driver_count=s2["submits"],
+                payload=["1", "2", "3"],
+                max_load_s=s2["submits"] / s2["submit_rate"] + 30,
+            )
+            audience = Plan(
+                worker=len(consoles),
+                protocol="floor",
+                targets=[server.url],
+                driver="stream",
+                driver_rate=rate,
+                driver_count=count,
+                payload=[str(i + 1) for i in range(payload)],
+                max_load_s=count / rate + 30,
+            )
+            return [*consoles, audience]
+
+        return await self._floor_phase(key, build)
+
     async def floor_console(self) -> dict[str, Any]:
         """Floor (c) at the parameters of S2 (its moderators and its submission rate), shared by S2 and S3."""
         s2 = self.sizes["S2"]
@@ -575,6 +606,7 @@ async def s2(suite: Suite, params: dict[str, Any]) -> list[dict[str, Any]]:
     floor_a = await suite.floor_fanout("a", n, rate, updates, questions)
     floor_b = await suite.floor_fanout("b", n, rate, updates, questions)
     floor_c = await suite.floor_console()
+    floor_c2 = await suite.floor_lua_beside_fanout(n, rate, updates, questions)
     async with suite.liveqa() as servers:
         event = await make_event(suite.redis_node.url, servers[0].url, moderators=mods, questions=questions)
         plans = suite.liveqa_plans(
@@ -594,11 +626,14 @@ async def s2(suite: Suite, params: dict[str, Any]) -> list[dict[str, Any]]:
         phase = await suite.liveqa_phase("S2", servers, plans)
     console = latency(phase, "moderator/submit")
     fc = latency(floor_c, "moderator/floor")
+    fc2 = latency(floor_c2, "moderator/floor")
     audience = _audience_p(phase, "move")
     fb = latency(floor_b, "public/floor")
     figures = [
         figure("submit → console p50", console["p50_us"], "µs", "c", fc["p50_us"], TARGETS["p50_console"]),
         figure("submit → console p99", console["p99_us"], "µs", "c", fc["p99_us"], TARGETS["p99_console"]),
+        figure("submit → console p50 vs c under the fan-out", console["p50_us"], "µs", "c′", fc2["p50_us"]),
+        figure("submit → console p99 vs c under the fan-out", console["p99_us"], "µs", "c′", fc2["p99_us"]),
         figure("audience latency p99", audience["p99_us"], "µs", "b", fb["p99_us"], TARGETS["p99_audience"]),
         *_common_figures(phase, floor_a, floor_b),
     ]
@@ -606,7 +641,7 @@ async def s2(suite: Suite, params: dict[str, Any]) -> list[dict[str, Any]]:
         {
             "label": f"{n} participants, {rate:g} updates/s",
             "liveqa": phase,
-            "floors": {"a": floor_a, "b": floor_b, "c": floor_c},
+            "floors": {"a": floor_a, "b": floor_b, "c": floor_c, "c′": floor_c2},
             "figures": figures,
         }
     ]
