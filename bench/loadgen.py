@@ -54,6 +54,7 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus, WebSocketExce
 from websockets.typing import Origin, Subprotocol
 
 from bench.stats import Histogram, log_id_key, self_cpu_us
+from liveqa.views import after_step
 
 SUBPROTOCOL = Subprotocol("liveqa.v1")
 PUBLIC, MODERATOR, SCREEN, DRIVER = "public", "moderator", "screen", "driver"
@@ -488,18 +489,10 @@ class Worker:
         """Apply a new queue order as the pages do: whole, or the one step that made it (participants)."""
         if frame.queue is not None:
             sock.queue = list(frame.queue)
-        if frame.place is not None:
-            qid, after = frame.place
-            if qid in sock.queue:
-                sock.queue.remove(qid)
-            if after and after not in sock.queue:
-                sock.queue_errors += 1
-                after = sock.queue[-1] if sock.queue else ""
-            sock.queue.insert(sock.queue.index(after) + 1 if after else 0, qid)
-        if frame.unqueue:
-            if frame.unqueue in sock.queue:
-                sock.queue.remove(frame.unqueue)
-            else:
+        if frame.place is not None or frame.unqueue:
+            try:
+                sock.queue = after_step(sock.queue, frame.place, frame.unqueue)
+            except ValueError:
                 sock.queue_errors += 1
 
     def _on_ack(self, frame: Frame, received: int) -> None:

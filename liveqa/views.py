@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+from collections.abc import Sequence
 
 from liveqa import protocol as p
 from liveqa.domain import regions
@@ -210,6 +211,20 @@ def queue_step(before: list[str], after: list[str]) -> tuple[str, str | None] | 
         if after[last] == before[first] and after[first:last] == before[first + 1 : last + 1]:  # moved down
             return after[last], after[last - 1]
     return None
+
+
+def after_step(queue: list[str], place: Sequence[str] | None = None, unqueue: str = "") -> list[str]:
+    """The order a client holds after applying one step to `queue` (what the participant page does): `place` =
+    (qid, after) puts qid just after `after` ("" for the head), `unqueue` takes qid out. Raises ValueError when
+    the step names a question the order does not hold (the client's order has gone wrong)."""
+    gone = place[0] if place is not None else unqueue
+    order = [qid for qid in queue if qid != gone]
+    if place is not None:
+        qid, after = place
+        order.insert(order.index(after) + 1 if after else 0, qid)
+    elif len(order) == len(queue):
+        raise ValueError(f"{unqueue!r} is not in the queue")
+    return order
 
 
 def _first_difference(shorter: list[str], longer: list[str]) -> int:

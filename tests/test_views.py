@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import given, strategies as st
 
-from liveqa.views import queue_step
+from liveqa.views import after_step, queue_step
 from tests.view_model import ClientView
 
 ORDERS = st.lists(st.sampled_from([f"q{i}" for i in range(12)]), unique=True, max_size=12)
@@ -52,3 +53,13 @@ def test_the_steps_spelled_out() -> None:
     assert queue_step(["a", "b", "c"], ["a", "c"]) == ("b", None)
     assert queue_step(["a", "b", "c"], ["b", "a", "d"]) is None  # two steps: the whole order goes
     assert queue_step(["a", "b"], ["a", "b"]) is None
+
+
+def test_a_step_that_does_not_fit_the_order_held_is_refused() -> None:
+    """What the load generator counts as a queue error: the client's order has gone wrong, nothing is guessed."""
+    assert after_step(["a", "b"], ("c", "a")) == ["a", "c", "b"]
+    assert after_step(["a", "b"], unqueue="a") == ["b"]
+    with pytest.raises(ValueError):
+        after_step(["a", "b"], ("c", "x"))
+    with pytest.raises(ValueError):
+        after_step(["a", "b"], unqueue="x")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from liveqa.views import after_step
+
 
 class ClientView:
     """Applies snapshot/update/votes/own/event frames the way the pages do."""
@@ -32,12 +34,8 @@ class ClientView:
                 self.questions.pop(removed, None)
             if (queue := frame.get("queue")) is not None:
                 self.queue = list(queue)
-            if (place := frame.get("place")) is not None:
-                qid, after = place
-                self.queue = [other for other in self.queue if other != qid]
-                self.queue.insert(self.queue.index(after) + 1 if after else 0, qid)
-            if unqueue := frame.get("unqueue"):
-                self.queue.remove(unqueue)
+            if frame.get("place") is not None or frame.get("unqueue"):
+                self.queue = after_step(self.queue, frame.get("place"), frame.get("unqueue", ""))
             if (screen := frame.get("screen")) is not None:
                 self.screen = screen
         elif kind == "votes":
